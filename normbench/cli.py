@@ -1,0 +1,53 @@
+"""`normbench`: one entry point with subcommands. `train` hands its arguments to the Hydra app untouched."""
+
+import sys
+
+USAGE = """usage: normbench <command> [arguments]
+
+Which normalization should my network use, and how stable will training be?
+
+commands:
+  train    run one experiment or a sweep (a Hydra app: overrides, -m/--multirun, --cfg job, --help)
+           e.g. normbench train model=cnn norm=layer batch_size=8 seed=0
+                normbench train -m experiment=bn_vs_ln
+  report   turn runs into plots, tables with confidence intervals and verdicts on common claims
+           e.g. normbench report results/bn_vs_ln
+  bench    measure normbench's trainer against a bare PyTorch loop (steps/s ratio)
+
+`normbench <command> --help` shows a command's own help.
+"""
+
+
+def _train(argv: list[str]) -> int:
+    from normbench.train import main as train_main
+
+    sys.argv = ["normbench train", *argv]
+    train_main()
+    return 0
+
+
+def _report(argv: list[str]) -> int:
+    from normbench.report.cli import main as report_main
+
+    return report_main(argv)
+
+
+def _bench(argv: list[str]) -> int:
+    from normbench.bench import main as bench_main
+
+    return bench_main(argv)
+
+
+COMMANDS = {"train": _train, "report": _report, "bench": _bench}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        sys.exit(0 if argv else 2)
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"normbench: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(COMMANDS[command](rest))

@@ -1,0 +1,38 @@
+"""Datasets by name. A dataset module registers `load(data_cfg) -> Splits` (CPU tensors)."""
+
+from dataclasses import dataclass
+
+import torch
+
+from normbench.registry import Registry
+
+
+@dataclass
+class Splits:
+    """A dataset held in memory as tensors: x of shape (N, *sample_shape), y of class indices."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    def to(self, device: torch.device) -> "Splits":
+        return Splits(*(t.to(device) for t in (self.x_train, self.y_train, self.x_test, self.y_test)))
+
+
+DATASETS = Registry("data", "normbench.data")
+
+
+def register_dataset(name: str):
+    def decorate(load):
+        DATASETS.add(name, load)
+        return load
+
+    return decorate
+
+
+def as_splits(x_train, y_train, x_test, y_test, shape) -> Splits:
+    """numpy arrays -> float32 inputs reshaped to the declared sample shape, int64 labels."""
+    as_x = lambda a: torch.as_tensor(a, dtype=torch.float32).reshape(len(a), *shape)  # noqa: E731
+    as_y = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
+    return Splits(as_x(x_train), as_y(y_train), as_x(x_test), as_y(y_test))

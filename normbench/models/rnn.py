@@ -1,0 +1,143 @@
+"""RNN: LSTM or GRU over the data's sequence axis, with norms inside the recurrence (role `step`).
+
+Following Ba et al. (2016) for LN and Cooijmans et al. (2016) for BN, the input-to-hidden and the
+hidden-to-hidden pre-activations of the gates are normalized separately at every step (and, for LSTM,
+the cell state before the output tanh):
+    LSTM: (i, f, g, o) = N_x(W_x x_t) + N_h(W_h h_{t-1});  c_t = σ(f)c_{t-1} + σ(i)tanh(g);  h_t = σ(o)tanh(N_c(c_t))
+    GRU:  (r, z) = σ(N_x(W_x x_t) + N_h(W_h h_{t-1}));  n = tanh(N_x(W_x x_t)_n + r ⊙ N_h(W_h h_{t-1})_n)
+          h_t = (1 − z) n + z h_{t−1}
+The norms' shifts replace the gate biases. norm=none uses PyTorch's fused nn.LSTM / nn.GRU (the plain cell).
+Defaults reproduce the MNIST-1D paper's bidirectional GRU with hidden size 6, classifying from every
+step's output (5,134 parameters).
+"""
+
+import torch
+from torch import nn
+
+from normbench.errors import ConfigError
+from normbench.models._registry import register_model
+from normbench.norms import NormSite, create_norm
+
+GATES = {"lstm": 4, "gru": 3}
+
+
+class NormalizedRecurrence(nn.Module):
+    """One direction of a normalized LSTM/GRU layer, unrolled in Python over time."""
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, norm_cfg):
+        super().__init__()
+        self.cell, self.hidden_size = cell, hidden_size
+        width = GATES[cell] * hidden_size
+        bias = norm_cfg.name == "none" or not norm_cfg.affine  # otherwise the norms' shifts are the biases
+        self.x_proj = nn.Linear(input_size, width, bias=bias)
+        self.h_proj = nn.Linear(hidden_size, width, bias=bias)
+        site = NormSite("step", width, "model=rnn")
+        self.norm_x, self.norm_h = create_norm(norm_cfg, site), create_norm(norm_cfg, site)
+        if cell == "lstm":
+            self.norm_c = create_norm(norm_cfg, NormSite("step", hidden_size, "model=rnn"))
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """seq: (N, T, input_size) -> outputs (N, T, hidden_size)."""
+        gates_x = self.norm_x(self.x_proj(seq), 0)  # all steps at once; per-step statistics where the norm has them
+        h = seq.new_zeros(seq.shape[0], self.hidden_size)
+        c = h
+        outputs = []
+        for t in range(seq.shape[1]):
+            gates_h = self.norm_h(self.h_proj(h), t)
+            if self.cell == "lstm":
+                i, f, g, o = (gates_x[:, t] + gates_h).chunk(4, dim=1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(self.norm_c(c, t))
+            else:
+                xr, xz, xn = gates_x[:, t].chunk(3, dim=1)
+                hr, hz, hn = gates_h.chunk(3, dim=1)
+                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                n = torch.tanh(xn + r * hn)
+                h = (1 - z) * n + z * h
+            outputs.append(h)
+        return torch.stack(outputs, dim=1)
+
+
+class Bidirectional(nn.Module):
+    def __init__(self, forward_layer: nn.Module, backward_layer: nn.Module | None):
+        super().__init__()
+        self.forward_layer, self.backward_layer = forward_layer, backward_layer
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        out = self.forward_layer(seq)
+        if self.backward_layer is None:
+            return out
+        return torch.cat([out, self.backward_layer(seq.flip(1)).flip(1)], dim=-1)
+
+
+class NativeRecurrence(nn.Module):
+    """PyTorch's fused cell, returning only the per-step outputs."""
+
+    def __init__(self, rnn: nn.RNNBase):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        return self.rnn(seq)[0]
+
+
+class RNN(nn.Module):
+    def __init__(self, recurrence: nn.Module, head: nn.Linear, all_steps: bool, hidden_size: int):
+        super().__init__()
+        self.recurrence, self.head = recurrence, head
+        self.all_steps, self.hidden_size = all_steps, hidden_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.recurrence(as_sequence(x))  # (N, T, directions * H)
+        if self.all_steps:
+            return self.head(out.flatten(1))
+        # Last state of each direction: the forward one at step T-1, the backward one at step 0.
+        last = torch.cat([out[:, -1, : self.hidden_size], out[:, 0, self.hidden_size :]], dim=1)
+        return self.head(last)
+
+
+def as_sequence(x: torch.Tensor) -> torch.Tensor:
+    """[C, L] samples -> L steps of C features; [C, H, W] images -> H rows of C*W features."""
+    if x.dim() == 3:
+        return x.transpose(1, 2)
+    return x.permute(0, 2, 1, 3).flatten(2)
+
+
+def _sequence_shape(spec) -> tuple[int, int]:
+    if spec.spatial_dims == 1:
+        return spec.shape[1], spec.shape[0]
+    if spec.spatial_dims == 2:
+        return spec.shape[1], spec.shape[0] * spec.shape[2]
+    raise ConfigError(
+        f"model=rnn needs data with a sequence axis (shape [C, L] or [C, H, W]); this data has shape "
+        f"{list(spec.shape)} (for synthetic data try data.shape=[1,128])"
+    )
+
+
+def _recurrence(model_cfg, norm_cfg, input_size: int) -> nn.Module:
+    if norm_cfg.name == "none":
+        native = nn.LSTM if model_cfg.cell == "lstm" else nn.GRU
+        return NativeRecurrence(
+            native(input_size, model_cfg.hidden_size, batch_first=True, bidirectional=model_cfg.bidirectional)
+        )
+    make = lambda: NormalizedRecurrence(model_cfg.cell, input_size, model_cfg.hidden_size, norm_cfg)  # noqa: E731
+    return Bidirectional(make(), make() if model_cfg.bidirectional else None)
+
+
+@register_model("rnn")
+def build(model_cfg, norm_cfg, spec):
+    if model_cfg.cell not in GATES:
+        raise ConfigError(f"model.cell={model_cfg.cell} is not a recurrent cell; choose one of: {', '.join(GATES)}")
+    if model_cfg.head not in ("all_steps", "last"):
+        raise ConfigError(f"model.head={model_cfg.head} is not allowed; choose one of: all_steps, last")
+    if model_cfg.hidden_size < 1:
+        raise ConfigError(f"model.hidden_size={model_cfg.hidden_size} must be positive")
+    steps, input_size = _sequence_shape(spec)
+    directions = 2 if model_cfg.bidirectional else 1
+    width = directions * model_cfg.hidden_size * (steps if model_cfg.head == "all_steps" else 1)
+    return RNN(
+        _recurrence(model_cfg, norm_cfg, input_size),
+        nn.Linear(width, spec.num_classes),
+        all_steps=model_cfg.head == "all_steps",
+        hidden_size=model_cfg.hidden_size,
+    )

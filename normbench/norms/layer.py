@@ -1,0 +1,19 @@
+"""LayerNorm (Ba, Kiros & Hinton 2016): statistics of each sample across all its features.
+
+On conv maps the statistics run over (channels, positions) with one gain and bias per *channel*, as in
+the paper; that is GroupNorm(1, C). `nn.LayerNorm([C, L])` would give every element its own gain: a
+different model, which normbench does not use.
+"""
+
+from torch import nn
+
+from normbench.norms._registry import register_norm
+from normbench.norms._step import EachStep
+
+
+@register_norm("layer", roles=("features", "map1d", "map2d", "step"))
+def build(cfg, site):
+    if site.role in ("map1d", "map2d"):
+        return nn.GroupNorm(1, site.num_features, eps=cfg.eps, affine=cfg.affine)
+    norm = nn.LayerNorm(site.num_features, eps=cfg.eps, elementwise_affine=cfg.affine)
+    return EachStep(norm) if site.role == "step" else norm

@@ -1,0 +1,21 @@
+"""summary.json: the run's final record and its completion marker, always written atomically."""
+
+import json
+from pathlib import Path
+
+from normbench.atomic import write_json_atomic
+
+FILENAME = "summary.json"
+FINISHED = ("completed", "diverged")  # a sweep never runs these again (unless force=true)
+
+
+def read_summary(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / FILENAME
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    write_json_atomic(Path(run_dir) / FILENAME, summary)

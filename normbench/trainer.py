@@ -1,0 +1,177 @@
+"""The training loop: plain and readable (after nanoGPT), with logging that stays off the hot path.
+
+Per step: forward, cross-entropy, backward, optimizer step. The loss and the count of correct predictions
+stay on the device until a log point, where a whole window is read back at once (one host sync per
+window, not per step). A non-finite loss, or one above `trainer.divergence_loss`, ends the run as
+`diverged` at the first such step: nothing after it is logged and nothing is padded.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from normbench.data import Splits
+from normbench.data.batches import EpochBatches
+from normbench.metrics_log import MetricsLog
+from normbench.norms.eval_stats import (
+    evaluation_statistics,
+    has_batch_statistics,
+    norm_scalars,
+    recompute_precise_statistics,
+)
+from normbench.progress import Progress
+
+
+@dataclass
+class Outcome:
+    status: str  # completed | diverged
+    steps: int  # optimizer steps done (up to and including a diverged step)
+    final: dict = field(default_factory=dict)
+    diverged_step: int | None = None
+    reason: str | None = None
+    train_seconds: float = 0.0
+
+
+@dataclass
+class _Window:
+    """Per-step losses and correct counts since the last log point, still on the device."""
+
+    first_step: int
+    started: float = field(default_factory=time.perf_counter)
+    losses: list = field(default_factory=list)
+    correct: list = field(default_factory=list)
+
+
+class Trainer:
+    def __init__(self, cfg, model, optimizer, data: Splits, batches: EpochBatches, log: MetricsLog,
+                 progress: Progress, max_steps: int, start_step: int = 0):
+        self.cfg, self.model, self.optimizer, self.data = cfg, model, optimizer, data
+        self.batches, self.log, self.progress = batches, log, progress
+        self.max_steps, self.step = max_steps, start_step
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.step_hooks = [m for m in model.modules() if hasattr(m, "on_train_step")]
+        self.batch_stats = has_batch_statistics(model)
+        self.latest: dict = {}
+        self.on_checkpoint = None  # set by the runner: called with the step at each checkpoint interval
+
+    def fit(self) -> Outcome:
+        trainer_cfg = self.cfg.trainer
+        started = time.perf_counter()
+        if self.step == 0:
+            self.evaluate()
+        self.model.train()
+        window = _Window(self.step + 1)
+        while self.step < self.max_steps:
+            self.step += 1
+            at_eval = self._every(trainer_cfg.eval_interval)
+            at_checkpoint = self.on_checkpoint is not None and self._every(trainer_cfg.checkpoint_interval)
+            # Windows also close at eval and checkpoint points, so neither ever sees an unchecked loss.
+            at_log = self._every(trainer_cfg.log_interval) or at_eval or at_checkpoint
+            grad_norm = self._train_step(window, at_log)
+            if at_log:
+                if (outcome := self._close_window(window, grad_norm)) is not None:
+                    outcome.train_seconds = time.perf_counter() - started
+                    return outcome
+                window = _Window(self.step + 1)
+            if at_eval:
+                self.evaluate()
+            if at_checkpoint:
+                self.on_checkpoint(self.step)
+        return Outcome("completed", self.step, self._final_metrics(), train_seconds=time.perf_counter() - started)
+
+    def _every(self, interval: int) -> bool:
+        return self.step == self.max_steps or (interval > 0 and self.step % interval == 0)
+
+    def _train_step(self, window: _Window, want_grad_norm: bool) -> torch.Tensor | None:
+        for module in self.step_hooks:
+            module.on_train_step(self.step, self.max_steps)
+        x, y = self.batches.next()
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = None
+        if self.cfg.trainer.grad_clip is not None:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.trainer.grad_clip)
+        elif want_grad_norm:
+            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
+        self.optimizer.step()
+        window.losses.append(loss.detach())
+        window.correct.append((logits.argmax(dim=1) == y).sum())
+        return grad_norm
+
+    def _close_window(self, window: _Window, grad_norm) -> Outcome | None:
+        losses = torch.stack(window.losses).tolist()  # the window's one host sync
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v) or v > self.cfg.trainer.divergence_loss), None)
+        if bad is not None:
+            return self._diverged(window, losses, bad)
+        batch = self.cfg.batch_size
+        acc = torch.stack(window.correct).sum().item() / (batch * len(losses))
+        lr = self.optimizer.param_groups[0]["lr"]
+        throughput = len(losses) * batch / max(time.perf_counter() - window.started, 1e-9)
+        self.log.csv_only(window.first_step, "train", "loss", losses)
+        self.log.writer.add_scalar("train/loss", sum(losses) / len(losses), self.step)
+        for metric, value in (("acc", acc), ("lr", lr), ("samples_per_s", throughput)):
+            self.log.scalar(self.step, "train", metric, value)
+        if grad_norm is not None:
+            self.log.scalar(self.step, "train", "grad_norm", grad_norm.item())
+        self.latest.update(train_loss=sum(losses) / len(losses), train_acc=acc)
+        self.progress.update(self.step, losses[-1])
+        return None
+
+    def _diverged(self, window: _Window, losses: list, bad: int) -> Outcome:
+        step = window.first_step + bad
+        value = losses[bad]
+        self.log.csv_only(window.first_step, "train", "loss", losses[:bad])
+        reason = (f"train loss became {value} at step {step}" if not math.isfinite(value)
+                  else f"train loss {value:.4g} exceeded trainer.divergence_loss={self.cfg.trainer.divergence_loss:g} at step {step}")
+        self.log.flush()
+        return Outcome("diverged", step, diverged_step=step, reason=reason)
+
+    @torch.no_grad()
+    def evaluate(self) -> None:
+        """Test loss/accuracy in eval mode; BN-family models also under batch statistics (the train/eval gap)."""
+        norm_cfg = self.cfg.norm
+        if self.batch_stats and norm_cfg.eval_stats == "precise":
+            recompute_precise_statistics(self.model, self._precise_batches(norm_cfg.precise_batches))
+        self.model.eval()
+        mode = "batch" if norm_cfg.eval_stats == "batch" else "running"
+        with evaluation_statistics(self.model, mode):
+            loss, acc = self._test_metrics()
+        self.log.scalar(self.step, "test", "loss", loss)
+        self.log.scalar(self.step, "test", "acc", acc)
+        self.latest.update(test_loss=loss, test_acc=acc)
+        if self.batch_stats and mode != "batch":
+            with evaluation_statistics(self.model, "batch"):
+                loss, acc = self._test_metrics()
+            self.log.scalar(self.step, "test_batch_stats", "loss", loss)
+            self.log.scalar(self.step, "test_batch_stats", "acc", acc)
+        for key, value in norm_scalars(self.model).items():
+            self.log.scalar(self.step, "norm", key, value)
+        self.model.train()
+        self.log.flush()
+
+    def _test_metrics(self) -> tuple[float, float]:
+        x, y = self.data.x_test, self.data.y_test
+        size = self.cfg.trainer.eval_batch_size
+        total_loss = torch.zeros((), device=x.device)
+        correct = torch.zeros((), device=x.device, dtype=torch.int64)
+        for start in range(0, len(x), size):
+            logits = self.model(x[start : start + size])
+            total_loss += F.cross_entropy(logits, y[start : start + size], reduction="sum")
+            correct += (logits.argmax(dim=1) == y[start : start + size]).sum()
+        return total_loss.item() / len(x), correct.item() / len(x)
+
+    def _precise_batches(self, count: int):
+        """Training inputs for precise BN, drawn with their own generator so the training order is untouched."""
+        generator = torch.Generator().manual_seed(self.cfg.seed + 1)
+        x = self.data.x_train
+        for _ in range(count):
+            index = torch.randint(len(x), (self.cfg.batch_size,), generator=generator).to(x.device)
+            yield x[index]
+
+    def _final_metrics(self) -> dict:
+        return {f"final_{key}": value for key, value in self.latest.items()}
