@@ -1,9 +1,11 @@
 """Datasets by name. A dataset module registers `load(data_cfg) -> Splits` (CPU tensors)."""
 
+import math
 from dataclasses import dataclass
 
 import torch
 
+from normbench.errors import ConfigError
 from normbench.registry import Registry
 
 
@@ -33,6 +35,9 @@ def register_dataset(name: str):
 
 def as_splits(x_train, y_train, x_test, y_test, shape) -> Splits:
     """numpy arrays -> float32 inputs reshaped to the declared sample shape, int64 labels."""
+    values = x_train[0].size
+    if values != math.prod(shape):
+        raise ConfigError(f"data.shape={list(shape)} does not match this data's samples of {values} values")
     as_x = lambda a: torch.as_tensor(a, dtype=torch.float32).reshape(len(a), *shape)  # noqa: E731
     as_y = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
     return Splits(as_x(x_train), as_y(y_train), as_x(x_test), as_y(y_test))
