@@ -51,3 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"normbench: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         sys.exit(2)
     sys.exit(COMMANDS[command](rest))
+
+
+if __name__ == "__main__":
+    main()

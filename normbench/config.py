@@ -48,13 +48,19 @@ class NormConfig:
     # | precise (population statistics recomputed over `precise_batches` training batches, Wu & Johnson 2021)
     eval_stats: str = "running"
     precise_batches: int = 50
-    # Batch Renormalization (Ioffe 2017)
+    # Batch Renormalization (Ioffe 2017): r clipped to [1/rmax, rmax], d to [-dmax, dmax] once relaxed.
     rmax: float = 3.0
     dmax: float = 5.0
+    # The schedule (the paper's 5k/40k/25k): plain BN (rmax=1, dmax=0) up to renorm_warmup_steps, then
+    # linear relaxation reaching rmax at renorm_rmax_steps and dmax at renorm_dmax_steps.
     renorm_warmup_steps: int = 5000
     renorm_rmax_steps: int = 40000
     renorm_dmax_steps: int = 25000
-    # Ghost BN (Hoffer et al. 2017): size of the virtual batches
+    # scaled: the three step counts are multiplied by trainer max_steps / renorm_reference_steps;
+    # absolute: they are training steps as given.
+    renorm_schedule: str = "scaled"
+    renorm_reference_steps: int = 40000
+    # Ghost BN (Hoffer et al. 2017): size of the virtual batches the real batch is cut into in training
     virtual_batch_size: int = 32
 
 
@@ -94,12 +100,24 @@ class TrainerConfig:
 
 
 @dataclass
+class ProbeConfig:
+    """Loss-landscape probes along the gradient (Santurkar et al. 2018): every `every` steps (0 = off), at
+    `points` step sizes log-spaced from min_scale to max_scale times the learning rate."""
+
+    every: int = 0
+    points: int = 8
+    min_scale: float = 0.05
+    max_scale: float = 4.0
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     norm: NormConfig = field(default_factory=NormConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     experiment: str = "default"
     batch_size: int = 100
     seed: int = 0

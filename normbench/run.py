@@ -82,6 +82,7 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
         return {**kept, "skipped": True}
     built = build(cfg)
     started_at, started = _now(), time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "summary.json").unlink(missing_ok=True)  # a stale failed/forced summary must not outlive this attempt
     for relative, text in (extra_files or {}).items():
         write_text_atomic(run_dir / relative, text)

@@ -22,6 +22,7 @@ from normbench.norms.eval_stats import (
     norm_scalars,
     recompute_precise_statistics,
 )
+from normbench.probes import probe_landscape, step_sizes
 from normbench.progress import Progress
 
 
@@ -33,6 +34,32 @@ class Outcome:
     diverged_step: int | None = None
     reason: str | None = None
     train_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The trainer's knobs as plain values: read in the hot loop, where an OmegaConf lookup costs ~5 µs."""
+
+    batch_size: int
+    seed: int
+    log_interval: int
+    eval_interval: int
+    eval_batch_size: int
+    checkpoint_interval: int
+    grad_clip: float | None
+    divergence_loss: float
+    eval_stats: str
+    precise_batches: int
+    probe_every: int
+    probe_etas: tuple
+
+
+    @classmethod
+    def from_config(cls, cfg) -> "Settings":
+        t, p = cfg.trainer, cfg.probe
+        etas = tuple(step_sizes(cfg.optim.lr, p.min_scale, p.max_scale, p.points))
+        return cls(cfg.batch_size, cfg.seed, t.log_interval, t.eval_interval, t.eval_batch_size, t.checkpoint_interval,
+                   t.grad_clip, t.divergence_loss, cfg.norm.eval_stats, cfg.norm.precise_batches, p.every, etas)
 
 
 @dataclass
@@ -48,7 +75,8 @@ class _Window:
 class Trainer:
     def __init__(self, cfg, model, optimizer, data: Splits, batches: EpochBatches, log: MetricsLog,
                  progress: Progress, max_steps: int, start_step: int = 0):
-        self.cfg, self.model, self.optimizer, self.data = cfg, model, optimizer, data
+        self.settings = Settings.from_config(cfg)
+        self.model, self.optimizer, self.data = model, optimizer, data
         self.batches, self.log, self.progress = batches, log, progress
         self.max_steps, self.step = max_steps, start_step
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -58,7 +86,7 @@ class Trainer:
         self.on_checkpoint = None  # set by the runner: called with the step at each checkpoint interval
 
     def fit(self) -> Outcome:
-        trainer_cfg = self.cfg.trainer
+        settings = self.settings
         started = time.perf_counter()
         if self.step == 0:
             self.evaluate()
@@ -66,10 +94,10 @@ class Trainer:
         window = _Window(self.step + 1)
         while self.step < self.max_steps:
             self.step += 1
-            at_eval = self._every(trainer_cfg.eval_interval)
-            at_checkpoint = self.on_checkpoint is not None and self._every(trainer_cfg.checkpoint_interval)
+            at_eval = self._every(settings.eval_interval)
+            at_checkpoint = self.on_checkpoint is not None and self._every(settings.checkpoint_interval)
             # Windows also close at eval and checkpoint points, so neither ever sees an unchecked loss.
-            at_log = self._every(trainer_cfg.log_interval) or at_eval or at_checkpoint
+            at_log = self._every(settings.log_interval) or at_eval or at_checkpoint
             grad_norm = self._train_step(window, at_log)
             if at_log:
                 if (outcome := self._close_window(window, grad_norm)) is not None:
@@ -93,9 +121,12 @@ class Trainer:
         loss = F.cross_entropy(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.settings.probe_every and self._every(self.settings.probe_every):
+            for metric, value in probe_landscape(self.model, x, y, list(self.settings.probe_etas)).items():
+                self.log.scalar(self.step, "probe", metric, value)
         grad_norm = None
-        if self.cfg.trainer.grad_clip is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.trainer.grad_clip)
+        if self.settings.grad_clip is not None:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.settings.grad_clip)
         elif want_grad_norm:
             grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
         self.optimizer.step()
@@ -105,10 +136,10 @@ class Trainer:
 
     def _close_window(self, window: _Window, grad_norm) -> Outcome | None:
         losses = torch.stack(window.losses).tolist()  # the window's one host sync
-        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v) or v > self.cfg.trainer.divergence_loss), None)
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v) or v > self.settings.divergence_loss), None)
         if bad is not None:
             return self._diverged(window, losses, bad)
-        batch = self.cfg.batch_size
+        batch = self.settings.batch_size
         acc = torch.stack(window.correct).sum().item() / (batch * len(losses))
         lr = self.optimizer.param_groups[0]["lr"]
         throughput = len(losses) * batch / max(time.perf_counter() - window.started, 1e-9)
@@ -127,18 +158,18 @@ class Trainer:
         value = losses[bad]
         self.log.csv_only(window.first_step, "train", "loss", losses[:bad])
         reason = (f"train loss became {value} at step {step}" if not math.isfinite(value)
-                  else f"train loss {value:.4g} exceeded trainer.divergence_loss={self.cfg.trainer.divergence_loss:g} at step {step}")
+                  else f"train loss {value:.4g} exceeded trainer.divergence_loss={self.settings.divergence_loss:g} at step {step}")
         self.log.flush()
         return Outcome("diverged", step, diverged_step=step, reason=reason)
 
     @torch.no_grad()
     def evaluate(self) -> None:
         """Test loss/accuracy in eval mode; BN-family models also under batch statistics (the train/eval gap)."""
-        norm_cfg = self.cfg.norm
-        if self.batch_stats and norm_cfg.eval_stats == "precise":
-            recompute_precise_statistics(self.model, self._precise_batches(norm_cfg.precise_batches))
+        settings = self.settings
+        if self.batch_stats and settings.eval_stats == "precise":
+            recompute_precise_statistics(self.model, self._precise_batches(settings.precise_batches))
         self.model.eval()
-        mode = "batch" if norm_cfg.eval_stats == "batch" else "running"
+        mode = "batch" if settings.eval_stats == "batch" else "running"
         with evaluation_statistics(self.model, mode):
             loss, acc = self._test_metrics()
         self.log.scalar(self.step, "test", "loss", loss)
@@ -156,7 +187,7 @@ class Trainer:
 
     def _test_metrics(self) -> tuple[float, float]:
         x, y = self.data.x_test, self.data.y_test
-        size = self.cfg.trainer.eval_batch_size
+        size = self.settings.eval_batch_size
         total_loss = torch.zeros((), device=x.device)
         correct = torch.zeros((), device=x.device, dtype=torch.int64)
         for start in range(0, len(x), size):
@@ -167,10 +198,10 @@ class Trainer:
 
     def _precise_batches(self, count: int):
         """Training inputs for precise BN, drawn with their own generator so the training order is untouched."""
-        generator = torch.Generator().manual_seed(self.cfg.seed + 1)
+        generator = torch.Generator().manual_seed(self.settings.seed + 1)
         x = self.data.x_train
         for _ in range(count):
-            index = torch.randint(len(x), (self.cfg.batch_size,), generator=generator).to(x.device)
+            index = torch.randint(len(x), (self.settings.batch_size,), generator=generator).to(x.device)
             yield x[index]
 
     def _final_metrics(self) -> dict:

@@ -35,7 +35,17 @@ def validate(cfg) -> None:
     _positive(cfg.norm.eps, "norm.eps")
     if not 0 <= cfg.norm.momentum <= 1:
         raise ConfigError(f"norm.momentum={cfg.norm.momentum} must be in [0, 1]")
+    _check_probe(cfg.probe)
     _check_batch_statistics(cfg, NORMS)
+
+
+def _check_probe(probe) -> None:
+    if probe.every < 0:
+        raise ConfigError(f"probe.every={probe.every} must be >= 0 (0 turns probes off)")
+    _positive(probe.points, "probe.points")
+    _positive(probe.min_scale, "probe.min_scale")
+    if probe.max_scale < probe.min_scale:
+        raise ConfigError(f"probe.max_scale={probe.max_scale} must be >= probe.min_scale={probe.min_scale}")
 
 
 def _check_batch_statistics(cfg, norms) -> None:

@@ -26,7 +26,7 @@ class EpochBatches:
         start = self._position * self.batch_size
         index = self._order[start : start + self.batch_size]
         self._position += 1
-        return self.x[index], self.y[index]
+        return self.x.index_select(0, index), self.y.index_select(0, index)
 
     def state_dict(self) -> dict:
         return {"order": self._order.cpu(), "position": self._position, "generator": self.generator.get_state()}

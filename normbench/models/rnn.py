@@ -38,24 +38,34 @@ class NormalizedRecurrence(nn.Module):
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """seq: (N, T, input_size) -> outputs (N, T, hidden_size)."""
-        gates_x = self.norm_x(self.x_proj(seq), 0)  # all steps at once; per-step statistics where the norm has them
+        # All steps' input pre-activations at once (per-step statistics where the norm has them).
+        gates_x = self.norm_x(self.x_proj(seq), 0).unbind(1)
         h = seq.new_zeros(seq.shape[0], self.hidden_size)
-        c = h
+        step = self._lstm_step if self.cell == "lstm" else self._gru_step
+        state = (h, h)
         outputs = []
-        for t in range(seq.shape[1]):
-            gates_h = self.norm_h(self.h_proj(h), t)
-            if self.cell == "lstm":
-                i, f, g, o = (gates_x[:, t] + gates_h).chunk(4, dim=1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(self.norm_c(c, t))
-            else:
-                xr, xz, xn = gates_x[:, t].chunk(3, dim=1)
-                hr, hz, hn = gates_h.chunk(3, dim=1)
-                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                n = torch.tanh(xn + r * hn)
-                h = (1 - z) * n + z * h
-            outputs.append(h)
+        for t, gx in enumerate(gates_x):
+            state = step(gx, self.norm_h(self.h_proj(state[0]), t), state, t)
+            outputs.append(state[0])
         return torch.stack(outputs, dim=1)
+
+    # The step functions use fused ops (addcmul, lerp, one sigmoid over several gates): in a Python-unrolled
+    # recurrence the cost is the number of ops per step, not their size.
+    def _lstm_step(self, gx, gh, state, t):
+        _, c = state
+        gates = gx + gh
+        i, f, _, o = gates.sigmoid().chunk(4, dim=1)
+        g = gates[:, 2 * self.hidden_size : 3 * self.hidden_size].tanh()
+        c = torch.addcmul(f * c, i, g)
+        return o * self.norm_c(c, t).tanh(), c
+
+    def _gru_step(self, gx, gh, state, t):
+        h, _ = state
+        split = 2 * self.hidden_size
+        r, z = (gx[:, :split] + gh[:, :split]).sigmoid().chunk(2, dim=1)
+        n = torch.addcmul(gx[:, split:], r, gh[:, split:]).tanh()
+        h = torch.lerp(n, h, z)  # (1 - z) * n + z * h
+        return h, h
 
 
 class Bidirectional(nn.Module):

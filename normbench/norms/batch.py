@@ -3,6 +3,10 @@
 Training normalizes with the batch's mean and biased variance; evaluation with running (EMA) statistics,
 which PyTorch updates with the *unbiased* batch variance. Inside a recurrent cell each time step keeps its
 own statistics (Cooijmans et al. 2016, "Recurrent Batch Normalization"), with the gain initialised to 0.1.
+
+`BatchFamilyNorm` is the base of every normbench norm whose statistics run across the batch (BN in the
+step role, batch renorm, ghost BN, switchable norm): one place that keeps statistics per time step and
+that `eval_stats.py` knows how to switch to batch statistics or refill with precise statistics.
 """
 
 import torch
@@ -14,7 +18,98 @@ from normbench.norms._registry import register_norm
 RECURRENT_GAMMA = 0.1  # Cooijmans et al.: larger gains saturate the gates and slow learning
 
 
-class StepwiseBatchNorm(nn.Module):
+def initial_gamma(cfg, role: str) -> float:
+    """A BN-family norm's initial gain: norm.gamma_init if set, else 0.1 inside a recurrence (Cooijmans
+    et al.) and 1 elsewhere."""
+    if cfg.gamma_init is not None:
+        return cfg.gamma_init
+    return RECURRENT_GAMMA if role == "step" else 1.0
+
+
+def family_options(cfg, site, gamma: float | None = None) -> dict:
+    """Constructor arguments of a BN-family norm for `site`: per-step statistics only in the step role."""
+    stepwise = site.role == "step"
+    return dict(
+        slots=cfg.max_time_steps if stepwise else 1, eps=cfg.eps, momentum=cfg.momentum, affine=cfg.affine,
+        track_running_stats=cfg.track_running_stats, stepwise=stepwise,
+        gamma=initial_gamma(cfg, site.role) if gamma is None else gamma,
+    )
+
+
+class BatchFamilyNorm(nn.Module):
+    """Statistics across the batch, kept in `slots` sets of running statistics of shape (slots, C).
+
+    Non-recurrent roles (stepwise=False) keep one set and are called as norm(x), x of shape (N, C, *positions).
+    In the step role (stepwise=True) time step t < slots has its own set and later steps reuse the last one
+    (Cooijmans et al. 2016); called as norm(x, t) with x (N, F) for step t, or (N, T, F) for steps t..t+T-1.
+    Running statistics set to None (track_running_stats=False, or inside `evaluation_statistics(..., "batch")`)
+    mean batch statistics in training and evaluation alike.
+
+    Subclasses implement `_normalize(block, first)`: block of shape (N, S, C, *positions) holds S consecutive
+    steps that use slots first..first+S-1 (S = 1 outside the step role).
+    """
+
+    def __init__(self, num_features: int, slots: int, *, eps: float, momentum: float, affine: bool,
+                 track_running_stats: bool, gamma: float = 1.0, stepwise: bool = False):
+        super().__init__()
+        self.num_features, self.slots, self.stepwise = num_features, slots, stepwise
+        self.eps, self.momentum, self.track_running_stats = eps, momentum, track_running_stats
+        self.weight = nn.Parameter(torch.full((num_features,), float(gamma))) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
+        running = track_running_stats
+        self.register_buffer("running_mean", torch.zeros(slots, num_features) if running else None)
+        self.register_buffer("running_var", torch.ones(slots, num_features) if running else None)
+
+    def forward(self, x: torch.Tensor, t: int = 0) -> torch.Tensor:
+        outputs = [self._normalize(block, first) for first, block in self.statistics_blocks(x, t)]
+        if not self.stepwise or x.dim() == 2:
+            return outputs[0].squeeze(1)
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+
+    def statistics_blocks(self, x: torch.Tensor, t: int = 0) -> list[tuple[int, torch.Tensor]]:
+        """The input cut into the pieces that share a statistics call, as (first slot, (N, S, C, *positions)).
+
+        Steps below `slots` have distinct statistics, so they go together as one block; steps beyond it
+        share the last slot and come one by one, in order, so running statistics update as per-step calls would.
+        """
+        if not self.stepwise or x.dim() == 2:
+            return [(min(t, self.slots - 1) if self.stepwise else 0, x.unsqueeze(1))]
+        steps = x.shape[1]
+        distinct = max(0, min(steps, self.slots - t))
+        blocks = [(t, x[:, :distinct])] if distinct else []
+        return blocks + [(self.slots - 1, x[:, s : s + 1]) for s in range(distinct, steps)]
+
+    def _normalize(self, block: torch.Tensor, first: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _uses_batch_statistics(self) -> bool:
+        return self.training or self.running_mean is None
+
+    def _running(self, first: int, count: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Flat (count*C,) views of slots first..first+count-1: contiguous rows, so updates land in the buffers."""
+        if self.running_mean is None:
+            return None, None
+        return self.running_mean[first : first + count].view(-1), self.running_var[first : first + count].view(-1)
+
+    def _affine(self, count: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Gain and bias for `count` steps side by side: shared across steps, as in Cooijmans et al."""
+        if self.weight is None:
+            return None, None
+        if count == 1:
+            return self.weight, self.bias
+        return self.weight.repeat(count), self.bias.repeat(count)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, slots={self.slots}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.weight is not None}, track_running_stats={self.track_running_stats}")
+
+
+def flat_channels(block: torch.Tensor) -> torch.Tensor:
+    """(N, S, C, *positions) -> (N, S*C, *positions), the layout F.batch_norm reads, channel index s*C + c."""
+    return block.reshape(block.shape[0], block.shape[1] * block.shape[2], *block.shape[3:])
+
+
+class StepwiseBatchNorm(BatchFamilyNorm):
     """BN with separate statistics for each time step t < max_steps; later steps share the last set.
 
     The gain and bias are shared across steps, as in Cooijmans et al.; only the statistics are per step.
@@ -22,52 +117,24 @@ class StepwiseBatchNorm(nn.Module):
     """
 
     def __init__(self, num_features, max_steps, eps, momentum, affine, track_running_stats, gamma):
-        super().__init__()
-        self.num_features, self.max_steps = num_features, max_steps
-        self.eps, self.momentum, self.track_running_stats = eps, momentum, track_running_stats
-        self.weight = nn.Parameter(torch.full((num_features,), gamma)) if affine else None
-        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
-        if track_running_stats:
-            self.register_buffer("running_mean", torch.zeros(max_steps, num_features))
-            self.register_buffer("running_var", torch.ones(max_steps, num_features))
-        else:
-            self.running_mean = self.running_var = None
+        super().__init__(num_features, max_steps, eps=eps, momentum=momentum, affine=affine,
+                         track_running_stats=track_running_stats, gamma=gamma, stepwise=True)
+        self.max_steps = max_steps
 
-    def forward(self, x: torch.Tensor, t: int = 0) -> torch.Tensor:
-        if x.dim() == 2:
-            return self._normalize(x, t, 1)
-        steps = x.shape[1]
-        # Steps below max_steps have distinct statistics and are normalized together as one wide BN.
-        distinct = max(0, min(steps, self.max_steps - t))
-        parts = [self._normalize(x[:, :distinct].reshape(x.shape[0], -1), t, distinct)] if distinct else []
-        parts += [self._normalize(x[:, s], t + s, 1) for s in range(distinct, steps)]
-        if distinct == steps:
-            return parts[0].reshape(x.shape)
-        head = [parts[0].reshape(x.shape[0], distinct, -1)] if distinct else []
-        return torch.cat(head + [p.unsqueeze(1) for p in parts[1 if distinct else 0 :]], dim=1)
-
-    def _normalize(self, x: torch.Tensor, t: int, steps: int) -> torch.Tensor:
-        first = min(t, self.max_steps - 1)
-        use_batch_stats = self.training or not self.track_running_stats
-        mean = var = None
-        if self.track_running_stats:
-            # A contiguous slice of the (max_steps, F) buffers: F.batch_norm updates it in place.
-            mean = self.running_mean[first : first + steps].view(-1)
-            var = self.running_var[first : first + steps].view(-1)
-        weight = self.weight.repeat(steps) if self.weight is not None else None
-        bias = self.bias.repeat(steps) if self.bias is not None else None
-        return F.batch_norm(x, mean, var, weight, bias, use_batch_stats, self.momentum, self.eps)
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, max_steps={self.max_steps}, eps={self.eps}, momentum={self.momentum}"
+    def _normalize(self, block: torch.Tensor, first: int) -> torch.Tensor:
+        steps = block.shape[1]
+        mean, var = self._running(first, steps)
+        weight, bias = self._affine(steps)
+        y = F.batch_norm(flat_channels(block), mean, var, weight, bias, self._uses_batch_statistics(),
+                         self.momentum, self.eps)
+        return y.view(block.shape)
 
 
 @register_norm("batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True)
 def build(cfg, site):
     common = dict(eps=cfg.eps, momentum=cfg.momentum, affine=cfg.affine, track_running_stats=cfg.track_running_stats)
     if site.role == "step":
-        gamma = RECURRENT_GAMMA if cfg.gamma_init is None else cfg.gamma_init
-        return StepwiseBatchNorm(site.num_features, cfg.max_time_steps, gamma=gamma, **common)
+        return StepwiseBatchNorm(site.num_features, cfg.max_time_steps, gamma=initial_gamma(cfg, site.role), **common)
     cls = nn.BatchNorm2d if site.role == "map2d" else nn.BatchNorm1d
     norm = cls(site.num_features, **common)
     if cfg.gamma_init is not None and norm.weight is not None:

@@ -1,0 +1,8 @@
+"""Trainer overhead benchmark: `python scripts/bench_trainer.py [--steps N]` (same as `normbench bench`)."""
+
+import sys
+
+from normbench.bench import main
+
+if __name__ == "__main__":
+    sys.exit(main())

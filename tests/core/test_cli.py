@@ -1,0 +1,106 @@
+"""The CLI as a user meets it: subcommands, Hydra behaviour, one-line errors, sweeps, installed wheels."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, TINY, read_run, run_cli
+
+
+def test_top_level_help_lists_subcommands():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in ("train", "report", "bench"):
+        assert f"  {command}" in out.stdout
+
+
+def test_train_is_a_hydra_app():
+    help_out = run_cli("train", "--help")
+    assert help_out.returncode == 0
+    groups = dict(line.split(": ", 1) for line in help_out.stdout.splitlines() if line.startswith(("model: ", "data: ")))
+    assert groups == {"model": "cnn, mlp, rnn", "data": "digits, mnist1d, synthetic"}
+    cfg = run_cli("train", "--cfg", "job", "model=cnn", "norm=group", "norm.groups=25")
+    assert cfg.returncode == 0
+    assert "name: cnn" in cfg.stdout and "groups: 25" in cfg.stdout
+
+
+@pytest.mark.parametrize("override, message", [
+    ("batch_size=0", "batch_size=0 must be positive"),
+    ("trainer.max_steps=-5", "trainer.max_steps=-5 must be positive"),
+    ("optim.lr=0", "optim.lr=0.0 must be positive"),
+    ("batch_size=1", "norm=batch needs batch_size >= 2"),
+    ("device=cuda", "CUDA is not available"),
+    ("device=tpu", "device=tpu is not allowed"),
+    ("norm=instance", "norm=instance has no meaning on a feature vector"),
+])
+def test_bad_values_get_one_line_errors(tmp_path, override, message):
+    if override == "device=cuda" and __import__("torch").cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = run_cli("train", override, f"results_dir={tmp_path}", *TINY)
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert len([l for l in out.stderr.splitlines() if l.startswith("normbench: error")]) == 1
+    assert not any(tmp_path.rglob("summary.json"))  # refused before anything was written
+
+
+def test_group_count_must_divide_channels(tmp_path):
+    out = run_cli("train", "model=cnn", "norm=group", "norm.groups=4", f"results_dir={tmp_path}", *TINY)
+    assert out.returncode == 2 and "choose one of: 1, 5, 25" in out.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ("norm.grups=3", "Key 'grups' not in 'NormConfig'"),
+    ("norm=weight", "Could not find 'norm/weight'"),
+    ("batch_size=abc", "could not be converted to Integer"),
+    ("learning_rate=1", "Key 'learning_rate' is not in struct"),
+])
+def test_hydra_refuses_unknown_keys_options_and_types(tmp_path, override, message):
+    out = run_cli("train", override, f"results_dir={tmp_path}")
+    assert out.returncode != 0 and message in out.stderr
+
+
+def test_multirun_writes_one_directory_per_run(tmp_path):
+    out = run_cli("train", "-m", "norm=batch,layer", "seed=0,1", "data=synthetic", "data.num_train=200",
+                  f"results_dir={tmp_path}", *TINY)
+    assert out.returncode == 0, out.stderr
+    runs = sorted(p.parent for p in (tmp_path / "default").glob("*/summary.json"))
+    assert [p.name for p in runs] == [
+        "mlp_batch_synthetic_bs100_adam-lr0.01_s0_max_steps=40_eval_interval=20_log_interval=10_num_train=200",
+        "mlp_batch_synthetic_bs100_adam-lr0.01_s1_max_steps=40_eval_interval=20_log_interval=10_num_train=200",
+        "mlp_layer_synthetic_bs100_adam-lr0.01_s0_max_steps=40_eval_interval=20_log_interval=10_num_train=200",
+        "mlp_layer_synthetic_bs100_adam-lr0.01_s1_max_steps=40_eval_interval=20_log_interval=10_num_train=200",
+    ]
+    for run in runs:
+        summary, _ = read_run(run)
+        assert summary["status"] == "completed" and (run / ".hydra" / "config.yaml").is_file()
+        assert summary["run_name"] == run.name
+
+
+def test_divergence_exits_zero(tmp_path):
+    out = run_cli("train", "optim=sgd", "optim.lr=1e12", "norm=none", f"results_dir={tmp_path}", *TINY)
+    assert out.returncode == 0
+    (summary_path,) = tmp_path.rglob("summary.json")
+    assert '"status": "diverged"' in summary_path.read_text()
+
+
+@pytest.mark.slow
+def test_configs_are_found_from_an_installed_wheel(tmp_path):
+    """A regular (non-editable) install run from another directory must find configs/ inside the wheel."""
+    wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(REPO)],
+                   check=True, capture_output=True, timeout=300)
+    (wheel,) = wheel_dir.glob("normbench-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run([sys.executable, "-m", "normbench.cli", "train", "data=synthetic", "results_dir=out", *TINY],
+                         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert any((elsewhere / "out" / "default").glob("*/summary.json"))
+    probe = subprocess.run([sys.executable, "-c", "import normbench.paths as p; print(p.config_dir())"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert probe.stdout.strip().startswith(str(site))

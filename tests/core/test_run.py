@@ -1,0 +1,96 @@
+"""End to end in-process: the run-directory contract, determinism, divergence as data."""
+
+import json
+
+import pandas as pd
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from normbench.run import run_experiment
+
+from .conftest import TINY, read_run
+
+SUMMARY_KEYS = {"status", "model", "norm", "batch_size", "seed", "steps", "final_train_loss", "final_test_loss",
+                "final_test_acc", "wall_time_s", "steps_per_s", "config_hash"}
+
+
+def _run(make_cfg, tmp_path, *overrides, name="run"):
+    cfg = make_cfg(*TINY, f"results_dir={tmp_path}", *overrides)
+    run_dir = tmp_path / name
+    return run_experiment(cfg, run_dir), run_dir
+
+
+def test_run_directory_contract(make_cfg, tmp_path):
+    summary, run_dir = _run(make_cfg, tmp_path, "model=cnn", "norm=batch", "batch_size=32")
+    assert SUMMARY_KEYS <= summary.keys()
+    assert json.loads((run_dir / "summary.json").read_text()) == summary
+    assert summary["status"] == "completed" and summary["steps"] == 40
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    assert list(metrics.columns) == ["step", "split", "metric", "value"]
+    train_loss = metrics.query("split == 'train' and metric == 'loss'")
+    assert train_loss.step.tolist() == list(range(1, 41))  # every step, in order
+    assert metrics.query("split == 'test' and metric == 'acc'").step.tolist() == [0, 20, 40]
+    assert summary["final_test_acc"] == metrics.query("split == 'test' and metric == 'acc'").value.iloc[-1]
+    assert summary["final_train_loss"] == pytest.approx(train_loss.value.iloc[-10:].mean())  # last log window
+    # BN runs also report accuracy under batch statistics (the train/eval gap)
+    assert len(metrics.query("split == 'test_batch_stats' and metric == 'acc'")) == 3
+    # one event file, in the run directory itself: hparams are not a stray sub-run
+    events = list(run_dir.glob("events.out.tfevents.*"))
+    assert len(events) == 1 and not [p for p in run_dir.iterdir() if p.is_dir()]
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0}).Reload()
+    tags = acc.Tags()["scalars"]
+    assert {"train/loss", "train/acc", "test/loss", "test/acc", "train/lr", "train/grad_norm",
+            "train/samples_per_s", "hparam/final_test_acc"} <= set(tags)
+    assert any("hparams" in tag for tag in acc.Tags()["tensors"]) or acc.summary_metadata  # the hparams plugin
+
+
+def test_same_config_gives_identical_metrics(make_cfg, tmp_path):
+    _, a = _run(make_cfg, tmp_path, "model=mlp", "norm=layer", name="a")
+    _, b = _run(make_cfg, tmp_path, "model=mlp", "norm=layer", name="b")
+    _, c = _run(make_cfg, tmp_path, "model=mlp", "norm=layer", "seed=1", name="c")
+    values = lambda d: read_run(d)[1].query("metric in ['loss', 'acc', 'grad_norm']").value.tolist()  # noqa: E731
+    assert values(a) == values(b)
+    assert values(a) != values(c)
+
+
+def test_seed_zero_is_a_real_seed(make_cfg, tmp_path):
+    _, zero = _run(make_cfg, tmp_path, "seed=0", name="zero")
+    _, again = _run(make_cfg, tmp_path, "seed=0", name="again")
+    summary = read_run(zero)[0]
+    assert summary["seed"] == 0
+    assert read_run(zero)[1].value.tolist()[:50] == read_run(again)[1].value.tolist()[:50]
+
+
+def test_non_finite_loss_ends_the_run_as_diverged_without_padding(make_cfg, tmp_path):
+    summary, run_dir = _run(make_cfg, tmp_path, "optim=sgd", "optim.lr=1e12", "norm=none")
+    assert summary["status"] == "diverged"
+    step = summary["diverged_step"]
+    assert 1 <= step <= 40 and ("nan" in summary["error"] or "inf" in summary["error"] or "exceeded" in summary["error"])
+    assert summary["final_test_acc"] is None
+    train_loss = read_run(run_dir)[1].query("split == 'train' and metric == 'loss'")
+    assert train_loss.step.max() < step if len(train_loss) else True  # nothing logged at or after divergence
+    assert train_loss.value.map(lambda v: v == v and abs(v) < 1e4).all()
+
+
+def test_loss_above_the_divergence_threshold_is_divergence(make_cfg, tmp_path):
+    summary, run_dir = _run(make_cfg, tmp_path, "trainer.divergence_loss=2.0", "optim.lr=0.5", "norm=none")
+    metrics = read_run(run_dir)[1].query("split == 'train' and metric == 'loss'")
+    assert summary["status"] == "diverged"
+    assert (metrics.value <= 2.0).all() and metrics.step.tolist() == list(range(1, summary["diverged_step"]))
+
+
+def test_epochs_set_the_budget(make_cfg, tmp_path):
+    summary, _ = _run(make_cfg, tmp_path, "data=synthetic", "trainer.epochs=2", "batch_size=100")
+    assert summary["max_steps"] == 20 and summary["steps"] == 20  # 1000 samples // 100 × 2 epochs
+
+
+def test_probes_are_logged_and_leave_training_untouched(make_cfg, tmp_path):
+    _, plain = _run(make_cfg, tmp_path, "model=cnn", "norm=batch", "batch_size=16", name="plain")
+    _, probed = _run(make_cfg, tmp_path, "model=cnn", "norm=batch", "batch_size=16", "probe.every=10", name="probed")
+    plain_metrics, probed_metrics = read_run(plain)[1], read_run(probed)[1]
+    probes = probed_metrics.query("split == 'probe'")
+    assert sorted(probes.metric.unique()) == ["beta_smoothness", "grad_predictiveness", "loss_variation"]
+    assert probes.query("metric == 'loss_variation'").step.tolist() == [10, 20, 30, 40]
+    assert (probes.value >= 0).all() and (probes.query("metric == 'loss_variation'").value > 0).all()
+    keep = lambda m: m.query("split != 'probe' and metric != 'samples_per_s'").reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(keep(plain_metrics), keep(probed_metrics))  # bit-for-bit identical training
