@@ -12,9 +12,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from normbench.config import NON_IDENTITY_KEYS
 
+# Nested settings that, like NON_IDENTITY_KEYS, change how a run is carried out, not what it computes:
+# checkpoints only make a run resumable (the SLURM presets switch them on), so they must not split its identity.
+EXECUTION_ONLY_KEYS = ("trainer.checkpoint_interval",)
 # Overrides already spelled out in the readable part of the name, or not part of a run's identity.
 _NAMED_KEYS = {"model", "model.name", "model.cell", "model.layer_norms", "norm", "norm.name", "data", "data.name",
-               "batch_size", "optim", "optim.name", "optim.lr", "seed", "experiment", *NON_IDENTITY_KEYS}
+               "batch_size", "optim", "optim.name", "optim.lr", "seed", "experiment", "launcher",
+               *NON_IDENTITY_KEYS, *EXECUTION_ONLY_KEYS}
 _MAX_NAME = 180
 
 
@@ -24,6 +28,9 @@ def identity_dict(cfg: DictConfig) -> dict:
     data.pop("hydra", None)
     for key in NON_IDENTITY_KEYS:
         data.pop(key, None)
+    for dotted in EXECUTION_ONLY_KEYS:
+        group, _, key = dotted.partition(".")
+        data.get(group, {}).pop(key, None)
     return data
 
 
@@ -59,10 +66,12 @@ def run_name(cfg: DictConfig, task_overrides=()) -> str:
     """e.g. `cnn_batch_mnist1d_bs100_adam-lr0.01_s0`, plus `key=value` for any other overridden setting."""
     parts = [model_label(cfg), norm_label(cfg), cfg.data.name, f"bs{cfg.batch_size}",
              f"{cfg.optim.name}-lr{cfg.optim.lr:g}", f"s{cfg.seed}"]
+    extras = {}  # by key, the last value winning as in Hydra, sorted so the order of overrides does not matter
     for override in task_overrides:
         key, _, value = override.lstrip("+~").partition("=")
         if key not in _NAMED_KEYS and not key.startswith("hydra"):
-            parts.append(_clean(f"{key.split('.')[-1]}={value}"))
+            extras[key] = value
+    parts += [_clean(f"{key.split('.')[-1]}={extras[key]}") for key in sorted(extras)]
     name = "_".join(parts)
     if len(name) > _MAX_NAME:  # keep it a legal file name; the hash keeps it unique
         name = f"{name[:_MAX_NAME - 13]}-{_digest(name)}"

@@ -44,7 +44,7 @@ def probe_landscape(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, et
             loss = F.cross_entropy(model(x), y)
             moved = torch.autograd.grad(loss, params)
             change = _norm([m - g for m, g in zip(moved, grad)])
-            losses.append(float(loss))
+            losses.append(loss.item())
             changes.append(change)
             ratios.append(change / (eta * grad_norm) if grad_norm > 0 else 0.0)
             _restore_buffers(model, buffers)

@@ -37,7 +37,7 @@ def test_probe_matches_hand_computed_quantities_and_restores_state():
                 p -= eta * g
         l_eta = nn.functional.cross_entropy(clone(x), y)
         g_eta = torch.autograd.grad(l_eta, list(clone.parameters()))
-        losses.append(float(l_eta))
+        losses.append(l_eta.item())
         changes.append(math.sqrt(sum(float((a - b).pow(2).sum()) for a, b in zip(g_eta, grads))))
     g_norm = math.sqrt(sum(float(g.pow(2).sum()) for g in grads))
 
