@@ -1,0 +1,216 @@
+"""Common claims about normalization, as data, and their verdicts on the runs in hand.
+
+A claim compares a metric between two norms (`a` and `b`) in *matched settings*: runs that differ only
+in the norm and the seed (same experiment, model, data, batch size, optimizer, learning rate). For each
+model, the effect is the mean over its matched settings of the per-setting difference of seed means,
+mean(a) − mean(b), with a Welch interval over the seeds (see docs/report.md). The verdict:
+  supported     the interval excludes 0 on the claimed side
+  contradicted  the interval excludes 0 on the other side
+  inconclusive  the interval includes 0 (or fewer than two seeds per group: no interval exists)
+  not covered   the runs lack the groups the claim needs
+Adding a claim is one more `Claim(...)` in CLAIMS.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from normbench.report.groups import SETTING, describe
+from normbench.report.run_metrics import METRICS
+from normbench.report.stats import LEVEL, welch_contrast
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COVERED = "supported", "contradicted", "inconclusive", "not covered"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    text: str
+    metric: str  # a per-run metric column (run_metrics.METRICS)
+    a: str  # the norm the claim is about
+    b: str  # the norm it is compared with
+    direction: str  # "lower" or "higher": the claim says a's metric is lower/higher than b's
+    # "setting": a vs b within each matched setting. "batch_size_drop": compare the drops
+    # metric(largest batch size) − metric(smallest batch size) of a and b, within each series of settings
+    # that differ only in batch size (needs at least two batch sizes run with both norms).
+    compare: str = "setting"
+    # "all" learning rates, or only the "largest" one of each series of settings differing only in lr
+    # (needs at least two learning rates run with both norms).
+    lr: str = "all"
+
+
+CLAIMS = (
+    Claim("1", "BN reaches a lower train loss than LN early in training (at 10% of the budget)",
+          "early_train_loss", "batch", "layer", "lower"),
+    Claim("2", "BN's loss fluctuates more than LN's late in training (loss volatility, last half)",
+          "loss_volatility", "batch", "layer", "higher"),
+    Claim("3", "LN ends at a lower training loss than BN", "final_train_loss", "layer", "batch", "lower"),
+    Claim("4a", "BN's test accuracy degrades at small batch sizes while LN's does not (drop from the largest to "
+          "the smallest batch size, BN − LN)", "final_test_acc", "batch", "layer", "higher",
+          compare="batch_size_drop"),
+    Claim("4b", "BN's test accuracy degrades at small batch sizes while GN's does not (drop from the largest to "
+          "the smallest batch size, BN − GN)", "final_test_acc", "batch", "group", "higher",
+          compare="batch_size_drop"),
+    Claim("5", "BN tolerates larger learning rates than no normalization (final test accuracy at the largest "
+          "learning rate, diverged runs scored 0)", "final_test_acc_or_0", "batch", "none", "higher", lr="largest"),
+    Claim("6", "BN smooths the loss landscape (smaller probe loss variation than no normalization)",
+          "probe_loss_variation", "batch", "none", "lower"),
+)
+
+
+@dataclass
+class Comparison:
+    """One matched comparison: a signed sum of group means (+1 for a, −1 for b; four terms for drops)."""
+
+    label: str
+    terms: list  # [(seed values, coefficient)]
+
+    @property
+    def estimate(self) -> float:
+        if self.min_n == 0:  # a group none of whose runs has the metric (e.g. all diverged)
+            return math.nan
+        return float(sum(coefficient * np.mean(values) for values, coefficient in self.terms))
+
+    @property
+    def min_n(self) -> int:
+        return min(len(values) for values, _ in self.terms)
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    model: str
+    verdict: str
+    estimate: float = math.nan  # a − b (or drop(a) − drop(b)), in the metric's own units
+    low: float = math.nan
+    high: float = math.nan
+    comparisons: list = field(default_factory=list)  # the matched comparisons found
+    used: int = 0  # how many of them entered the interval (each group with >= 2 seeds)
+    note: str = ""
+
+
+def evaluate_claims(usable: pd.DataFrame, claims=CLAIMS, level: float = LEVEL) -> list[ClaimResult]:
+    """Every claim for every model (claims are judged per model, never pooled across models)."""
+    models = sorted(usable["model_label"].unique())
+    name_experiment = usable["experiment"].nunique() > 1
+    return [evaluate_claim(claim, usable[usable["model_label"] == model], model, level, name_experiment)
+            for claim in claims for model in models]
+
+
+def evaluate_claim(claim: Claim, runs: pd.DataFrame, model: str, level: float = LEVEL,
+                   name_experiment: bool = False) -> ClaimResult:
+    """One claim on one model's runs."""
+    metric = METRICS[claim.metric]
+    if claim.metric not in runs or runs[claim.metric].notna().sum() == 0:
+        what = "probe rows" if claim.metric.startswith("probe_") else f"values of {metric.label}"
+        return ClaimResult(claim, model, NOT_COVERED, note=f"no run has {what}")
+    comparisons, note = _matched(claim, runs, name_experiment)
+    if not comparisons:
+        return ClaimResult(claim, model, NOT_COVERED, note=note)
+    complete = [comparison for comparison in comparisons if comparison.min_n >= 2]
+    if len(complete) < len(comparisons):
+        note = _join(note, f"{len(comparisons) - len(complete)} of {len(comparisons)} comparisons left out: "
+                           "a group with fewer than 2 seeds has no interval")
+    if not complete:
+        estimates = [comparison.estimate for comparison in comparisons if comparison.min_n > 0]
+        estimate = float(np.mean(estimates)) if estimates else math.nan
+        return ClaimResult(claim, model, INCONCLUSIVE, estimate, comparisons=comparisons, note=note)
+    # The mean over comparisons of their effects: each term's coefficient divided by their count.
+    terms = [(values, coefficient / len(complete)) for comparison in complete for values, coefficient in comparison.terms]
+    contrast = welch_contrast(terms, level)
+    return ClaimResult(claim, model, verdict(claim.direction, contrast.low, contrast.high), contrast.estimate,
+                       contrast.low, contrast.high, comparisons, len(complete), note)
+
+
+def verdict(direction: str, low: float, high: float) -> str:
+    """supported / contradicted when the interval excludes 0 on the claimed / other side."""
+    claimed_positive = direction == "higher"
+    if low > 0:
+        return SUPPORTED if claimed_positive else CONTRADICTED
+    if high < 0:
+        return CONTRADICTED if claimed_positive else SUPPORTED
+    return INCONCLUSIVE
+
+
+def _matched(claim: Claim, runs: pd.DataFrame, name_experiment: bool) -> tuple[list[Comparison], str]:
+    """The claim's matched comparisons in these runs, and a note on what was missing or left out."""
+    pair = runs[runs["norm"].isin((claim.a, claim.b))]
+    both, ambiguous = _cells_with_both(pair, claim)
+    note = _join(f"no setting has runs of both {claim.a} and {claim.b}" if both.empty else "",
+                 f"{ambiguous} setting(s) left out: several configurations of one norm" if ambiguous else "")
+    if both.empty:
+        return [], note
+    if claim.lr == "largest":
+        both = _at_largest(both, "lr")
+        if both.empty:
+            return [], _join(note, f"needs at least two learning rates run with both {claim.a} and {claim.b}")
+    values = _seed_values(pair, claim.metric)
+    if claim.compare == "batch_size_drop":
+        comparisons = _drop_comparisons(both, claim, values, name_experiment)
+        if not comparisons:
+            note = _join(note, f"needs at least two batch sizes run with both {claim.a} and {claim.b}")
+        return comparisons, note
+    return [Comparison(_label(setting, SETTING, name_experiment), [(values[(*setting, claim.a)], 1.0), (values[(*setting, claim.b)], -1.0)])
+            for setting in both.itertuples(index=False)], note
+
+
+def _cells_with_both(pair: pd.DataFrame, claim: Claim) -> tuple[pd.DataFrame, int]:
+    """The settings (one row each) where both norms ran exactly one configuration."""
+    configs = pair.groupby([*SETTING, "norm"], dropna=False)["group_hash"].nunique().unstack("norm")
+    configs = configs.reindex(columns=[claim.a, claim.b])
+    present = configs.notna().all(axis=1) & (configs > 0).all(axis=1)
+    single = (configs == 1).all(axis=1)
+    return configs[present & single].reset_index()[list(SETTING)], int((present & ~single).sum())
+
+
+def _at_largest(cells: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per series of settings differing only in `column`, the setting with its largest value, for series
+    with at least two values."""
+    rest = [key for key in SETTING if key != column]
+    count = cells.groupby(rest, dropna=False)[column].transform("nunique")
+    largest = cells.groupby(rest, dropna=False)[column].transform("max")
+    return cells[(count >= 2) & (cells[column] == largest)]
+
+
+def _seed_values(pair: pd.DataFrame, metric: str) -> dict:
+    """(*setting, norm) -> the metric's values over that cell's seeds (runs without a value left out)."""
+    cells = pair.groupby([*SETTING, "norm"], dropna=False, sort=False)[metric]
+    return {key: values.dropna().to_numpy(dtype=np.float64) for key, values in cells}
+
+
+def _drop_comparisons(cells: pd.DataFrame, claim: Claim, values: dict, name_experiment: bool) -> list[Comparison]:
+    rest = [key for key in SETTING if key != "batch_size"]
+    comparisons = []
+    for _, series in cells.groupby(rest, dropna=False, sort=True):
+        if series["batch_size"].nunique() < 2:
+            continue
+        largest = next(series.loc[[series["batch_size"].idxmax()]].itertuples(index=False))
+        smallest = next(series.loc[[series["batch_size"].idxmin()]].itertuples(index=False))
+        label = f"{_label(largest, rest, name_experiment)} · batch size {largest.batch_size} → {smallest.batch_size}"
+        comparisons.append(Comparison(label, [
+            (values[(*largest, claim.a)], 1.0), (values[(*smallest, claim.a)], -1.0),
+            (values[(*largest, claim.b)], -1.0), (values[(*smallest, claim.b)], 1.0),
+        ]))
+    return comparisons
+
+
+def _label(setting, columns, name_experiment: bool) -> str:
+    """The comparison's setting in words; the model is the result's own, the experiment is named only
+    when the runs span several."""
+    shown = [column for column in columns if column != "model_label" and (column != "experiment" or name_experiment)]
+    return describe(setting._asdict(), shown)
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(note for note in notes if note)
+
+
+def comparison_interval(comparison: Comparison, level: float = LEVEL) -> tuple[float, float]:
+    """The Welch interval of one comparison on its own (NaN when a group has fewer than 2 seeds)."""
+    if comparison.min_n < 2:
+        return math.nan, math.nan
+    contrast = welch_contrast(comparison.terms, level)
+    return contrast.low, contrast.high
+

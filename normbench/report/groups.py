@@ -1,0 +1,84 @@
+"""Settings, seed groups and their summaries.
+
+A *setting* is everything a comparison holds fixed except the norm: experiment, model, data, batch size,
+optimizer and learning rate. A *group* is the seeds of one configuration (one group_hash): the only
+runs ever averaged. When one setting holds several configurations of one norm (something else was
+changed too), each keeps its own row, labelled `norm #hash`.
+"""
+
+import numpy as np
+import pandas as pd
+
+from normbench.report import stability
+from normbench.report.load import USABLE
+from normbench.report.run_metrics import METRICS
+from normbench.report.stats import LEVEL, t_half_width
+
+SETTING = ("experiment", "model_label", "data", "batch_size", "optimizer", "lr")
+GROUP = (*SETTING, "norm", "group_hash")
+
+
+def usable_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that enter statistics, each labelled with its group and its variant (row label)."""
+    usable = runs[runs["status"].isin(USABLE)].copy()
+    if usable.empty:
+        return usable.assign(group=pd.Series(dtype=str), variant=pd.Series(dtype=str))
+    usable["group"] = usable[list(GROUP)].astype(str).agg("|".join, axis=1)
+    variants = usable.groupby([*SETTING, "norm"], dropna=False)["group_hash"].transform("nunique")
+    usable["variant"] = np.where(variants > 1, usable["norm"] + " #" + usable["group_hash"].str[:6], usable["norm"])
+    return usable
+
+
+def varying(frame: pd.DataFrame, columns=SETTING) -> list[str]:
+    """The columns that take more than one value in `frame`."""
+    return [column for column in columns if frame[column].nunique(dropna=False) > 1]
+
+
+def describe(values: dict, columns) -> str:
+    """e.g. `mlp · mnist1d · batch size 100 · adam lr=0.01` for the given setting columns."""
+    parts = []
+    for column in columns:
+        value = values[column]
+        if column == "batch_size":
+            parts.append(f"batch size {value}")
+        elif column == "lr":
+            optimizer = f"{values['optimizer']} " if "optimizer" in columns else ""
+            parts.append(f"{optimizer}lr={value:g}")
+        elif column == "optimizer" and "lr" in columns:
+            continue  # named with the learning rate: "adam lr=0.01"
+        elif column == "experiment":
+            parts.append(f"experiment {value}")
+        else:
+            parts.append(str(value))
+    return " · ".join(parts)
+
+
+def group_table(usable: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
+    """One row per group: its setting, norm and variant, run counts, divergence, and for every metric the
+    mean over seeds, the half-width of its Student-t interval and the number of seeds with a value."""
+    metric_columns = [column for column in METRICS if column in usable.columns]
+    grouped = usable.groupby("group", sort=False)
+    table = grouped[[*GROUP, "variant"]].first()
+    table["n_runs"] = grouped.size()
+    table["n_diverged"] = grouped["status"].agg(lambda status: int((status == "diverged").sum()))
+    table["divergence_share"] = grouped["status"].agg(lambda status: stability.divergence_share(status == "diverged"))
+    table["median_diverged_step"] = grouped["diverged_step"].agg(lambda steps: steps.dropna().median())
+    table["seeds"] = grouped["seed"].agg(lambda seeds: ",".join(str(seed) for seed in sorted(seeds)))
+    means, stds, counts = (grouped[metric_columns].mean(), grouped[metric_columns].std(ddof=1),
+                           grouped[metric_columns].count())
+    for column in metric_columns:
+        table[f"{column}_mean"] = means[column]
+        table[f"{column}_half"] = t_half_width(stds[column], counts[column], level)
+        table[f"{column}_n"] = counts[column]
+    dispersion = grouped["final_test_acc"].agg(lambda acc: stability.seed_dispersion(acc))
+    table["seed_std_test_acc"] = dispersion.str[0]
+    table["seed_range_test_acc"] = dispersion.str[1]
+    table["rank"] = (table.groupby(list(SETTING), dropna=False)["final_test_acc_mean"]
+                     .rank(ascending=False, method="min"))
+    return table.reset_index().sort_values([*SETTING, "rank", "variant"], na_position="last", kind="stable")
+
+
+def settings(table: pd.DataFrame):
+    """(setting values dict, that setting's group rows) in a stable order."""
+    for key, rows in table.groupby(list(SETTING), sort=True, dropna=False):
+        yield dict(zip(SETTING, key)), rows

@@ -1,0 +1,150 @@
+"""The report as a list of blocks (headings, paragraphs, tables, figures), rendered twice: report.md
+(figures by relative path) and a self-contained report.html (figures inlined, CSS inline, no external
+resources). Building the blocks once keeps the two documents identical in content."""
+
+import base64
+import html
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass
+class Paragraph:
+    text: str
+
+
+@dataclass
+class Bullets:
+    items: list
+
+
+@dataclass
+class Table:
+    header: list
+    rows: list  # lists of cell strings
+    bold: set = field(default_factory=set)  # (row, column) cells to emphasise (best value of a column)
+
+
+@dataclass
+class Image:
+    title: str
+    caption: str
+    path: str  # relative to the report, for report.md
+    png: bytes | None = None  # inlined in report.html
+    svg: str | None = None  # inlined when no PNG was made
+
+
+# --- Markdown ----------------------------------------------------------------------------------------
+
+def to_markdown(blocks) -> str:
+    parts = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append(f"{'#' * block.level} {block.text}")
+        elif isinstance(block, Paragraph):
+            parts.append(block.text)
+        elif isinstance(block, Bullets):
+            parts.append("\n".join(f"- {item}" for item in block.items))
+        elif isinstance(block, Table):
+            parts.append(_markdown_table(block))
+        elif isinstance(block, Image):
+            parts.append(f"**{block.title}**\n\n![{block.title}]({block.path})\n\n*{block.caption}*")
+    return "\n\n".join(parts) + "\n"
+
+
+def _markdown_table(table: Table) -> str:
+    def cell(text, row=None, column=None) -> str:
+        text = str(text).replace("|", "\\|").replace("\n", " ")
+        return f"**{text}**" if (row, column) in table.bold and text else text
+
+    lines = ["| " + " | ".join(cell(text) for text in table.header) + " |",
+             "|" + "|".join("---" for _ in table.header) + "|"]
+    lines += ["| " + " | ".join(cell(text, r, c) for c, text in enumerate(row)) + " |"
+              for r, row in enumerate(table.rows)]
+    return "\n".join(lines)
+
+
+# --- HTML --------------------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 1200px;
+       padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #0072B2; padding-bottom: .3rem; }
+h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+h3 { margin-top: 1.6rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .86rem; }
+th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f2f4f7; }
+tr:nth-child(even) td { background: #fafafa; }
+td.best { font-weight: 700; }
+.verdict-supported { color: #006d2c; font-weight: 600; }
+.verdict-contradicted { color: #b30000; font-weight: 600; }
+.verdict-inconclusive { color: #7a5c00; }
+.verdict-not-covered { color: #777; }
+figure { margin: 1.2rem 0; }
+figure img, figure svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: .85rem; color: #555; }
+code { background: #f2f4f7; padding: 0 .2rem; }
+"""
+
+
+def to_html(blocks, title: str) -> str:
+    body = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            body.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            body.append(f"<p>{_inline(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>")
+        elif isinstance(block, Table):
+            body.append(_html_table(block))
+        elif isinstance(block, Image):
+            body.append(_html_figure(block))
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def _inline(text: str) -> str:
+    """Escape, then turn the Markdown `code` spans used in paragraphs into <code>."""
+    pieces = html.escape(str(text)).split("`")
+    return "".join(f"<code>{piece}</code>" if index % 2 else piece for index, piece in enumerate(pieces))
+
+
+def _html_table(table: Table) -> str:
+    header = "".join(f"<th>{html.escape(str(text))}</th>" for text in table.header)
+    rows = []
+    for r, row in enumerate(table.rows):
+        cells = []
+        for c, text in enumerate(row):
+            classes = []
+            if (r, c) in table.bold:
+                classes.append("best")
+            if str(table.header[c]).lower() == "verdict":
+                classes.append("verdict-" + str(text).replace(" ", "-"))
+            attribute = f' class="{" ".join(classes)}"' if classes else ""
+            cells.append(f"<td{attribute}>{_inline(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+
+
+def _html_figure(image: Image) -> str:
+    if image.png is not None:
+        data = base64.b64encode(image.png).decode("ascii")
+        content = f'<img alt="{html.escape(image.title)}" src="data:image/png;base64,{data}">'
+    else:
+        content = _strip_xml_prolog(image.svg or "")
+    return (f"<figure>\n<h4>{html.escape(image.title)}</h4>\n{content}\n"
+            f"<figcaption>{html.escape(image.caption)}</figcaption>\n</figure>")
+
+
+def _strip_xml_prolog(svg: str) -> str:
+    """An inline <svg> must not carry the XML declaration or DOCTYPE of a standalone file."""
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
