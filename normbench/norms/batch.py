@@ -45,8 +45,9 @@ class BatchFamilyNorm(nn.Module):
     Running statistics set to None (track_running_stats=False, or inside `evaluation_statistics(..., "batch")`)
     mean batch statistics in training and evaluation alike.
 
-    Subclasses implement `_normalize(block, first)`: block of shape (N, S, C, *positions) holds S consecutive
-    steps that use slots first..first+S-1 (S = 1 outside the step role).
+    Subclasses implement `_normalize(x, first, steps)`: x of shape (N, steps*C, *positions), the layout
+    F.batch_norm reads, holds `steps` consecutive time steps side by side (channel index s*C + c) that use
+    slots first..first+steps-1; steps = 1 outside the step role, where x is the input itself.
     """
 
     def __init__(self, num_features: int, slots: int, *, eps: float, momentum: float, affine: bool,
@@ -61,9 +62,14 @@ class BatchFamilyNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(slots, num_features) if running else None)
 
     def forward(self, x: torch.Tensor, t: int = 0) -> torch.Tensor:
-        outputs = [self._normalize(block, first) for first, block in self.statistics_blocks(x, t)]
-        if not self.stepwise or x.dim() == 2:
-            return outputs[0].squeeze(1)
+        if not self.stepwise:
+            return self._normalize(x, 0, 1)
+        if x.dim() == 2:  # one step: (N, F) is already the flat layout
+            return self._normalize(x, min(t, self.slots - 1), 1)
+        outputs = [
+            self._normalize(flat_channels(block), first, block.shape[1]).view(block.shape)
+            for first, block in self.statistics_blocks(x, t)
+        ]
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
 
     def statistics_blocks(self, x: torch.Tensor, t: int = 0) -> list[tuple[int, torch.Tensor]]:
@@ -79,7 +85,7 @@ class BatchFamilyNorm(nn.Module):
         blocks = [(t, x[:, :distinct])] if distinct else []
         return blocks + [(self.slots - 1, x[:, s : s + 1]) for s in range(distinct, steps)]
 
-    def _normalize(self, block: torch.Tensor, first: int) -> torch.Tensor:
+    def _normalize(self, x: torch.Tensor, first: int, steps: int) -> torch.Tensor:
         raise NotImplementedError
 
     def _uses_batch_statistics(self) -> bool:
@@ -89,6 +95,8 @@ class BatchFamilyNorm(nn.Module):
         """Flat (count*C,) views of slots first..first+count-1: contiguous rows, so updates land in the buffers."""
         if self.running_mean is None:
             return None, None
+        if count == 1:
+            return self.running_mean[first], self.running_var[first]
         return self.running_mean[first : first + count].view(-1), self.running_var[first : first + count].view(-1)
 
     def _affine(self, count: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -121,13 +129,10 @@ class StepwiseBatchNorm(BatchFamilyNorm):
                          track_running_stats=track_running_stats, gamma=gamma, stepwise=True)
         self.max_steps = max_steps
 
-    def _normalize(self, block: torch.Tensor, first: int) -> torch.Tensor:
-        steps = block.shape[1]
+    def _normalize(self, x: torch.Tensor, first: int, steps: int) -> torch.Tensor:
         mean, var = self._running(first, steps)
         weight, bias = self._affine(steps)
-        y = F.batch_norm(flat_channels(block), mean, var, weight, bias, self._uses_batch_statistics(),
-                         self.momentum, self.eps)
-        return y.view(block.shape)
+        return F.batch_norm(x, mean, var, weight, bias, self.training or mean is None, self.momentum, self.eps)
 
 
 @register_norm("batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True)

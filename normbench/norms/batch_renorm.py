@@ -1,0 +1,123 @@
+"""Batch Renormalization (Ioffe 2017, "Towards Reducing Minibatch Dependence in Batch-Normalized Models").
+
+Training, per feature/channel (Algorithm 1 of the paper):
+    μ_B, σ_B = sqrt(σ²_B + ε)                      batch mean and biased standard deviation
+    r = stop_gradient(clip(σ_B / σ, 1/rmax, rmax))  σ = sqrt(running_var + ε)
+    d = stop_gradient(clip((μ_B − μ) / σ, −dmax, dmax))
+    y = γ · ((x − μ_B) / σ_B · r + d) + β
+    μ ← μ + α(μ_B − μ),  σ ← σ + α(σ_B − σ)        the paper's moving averages: of the standard deviation
+Evaluation: y = γ (x − μ) / σ + β, the running statistics, as in BN.
+
+The moving average is the paper's, of σ (stored as running_var = σ² − ε so that evaluation, precise BN and
+`evaluation_statistics` treat it like any BN buffer); plain BN in PyTorch averages the unbiased variance instead.
+α is norm.momentum; configs/norm/batch_renorm.yaml sets 0.01, the rate commonly used with the paper's "relatively
+fast" update (normbench's BN uses 0.1).
+
+Schedule: rmax = 1, dmax = 0 (plain BN) for the first `renorm_warmup_steps`, then both relaxed linearly to
+reach `rmax` at `renorm_rmax_steps` and `dmax` at `renorm_dmax_steps` (paper: 5k, 40k, 25k). With
+renorm_schedule=scaled (default) each of those step counts is multiplied by max_steps / renorm_reference_steps
+(rounded to the nearest step), so the paper's numbers with a 40k reference become fractions of the run:
+warm-up to 1/8, dmax at 5/8, rmax at the last step. renorm_schedule=absolute takes them as given.
+The trainer reports the step through `on_train_step` before every training forward; until it does, the
+layer is at step 0 of the schedule (plain BN in training).
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from normbench.errors import ConfigError
+from normbench.norms._registry import register_norm
+from normbench.norms.batch import BatchFamilyNorm, family_options
+
+SCHEDULES = ("scaled", "absolute")
+
+
+@dataclass(frozen=True)
+class RenormSchedule:
+    rmax: float
+    dmax: float
+    warmup_steps: int
+    rmax_steps: int
+    dmax_steps: int
+    mode: str = "scaled"  # scaled | absolute
+    reference_steps: int = 40000  # the run length the step counts refer to when scaled
+
+    def points(self, max_steps: int) -> tuple[int, int, int]:
+        """(end of warm-up, step where rmax is reached, step where dmax is reached) for a run of max_steps."""
+        counts = (self.warmup_steps, self.rmax_steps, self.dmax_steps)
+        if self.mode == "absolute":
+            return counts
+        return tuple(round(count * max_steps / self.reference_steps) for count in counts)
+
+    def limits(self, step: int, max_steps: int) -> tuple[float, float]:
+        """(rmax, dmax) in force at training step `step` (1-based, as the trainer counts)."""
+        warmup, rmax_end, dmax_end = self.points(max_steps)
+        rmax = 1.0 + (self.rmax - 1.0) * _ramp(step, warmup, rmax_end)
+        return rmax, self.dmax * _ramp(step, warmup, dmax_end)
+
+
+def _ramp(step: int, start: int, end: int) -> float:
+    """0 up to `start`, 1 from `end` on, linear in between."""
+    if step <= start:
+        return 0.0
+    if step >= end:
+        return 1.0
+    return (step - start) / (end - start)
+
+
+class BatchRenorm(BatchFamilyNorm):
+    def __init__(self, num_features: int, schedule: RenormSchedule, **options):
+        super().__init__(num_features, **options)
+        self.schedule = schedule
+        self.rmax, self.dmax = schedule.limits(0, schedule.reference_steps)
+
+    def on_train_step(self, step: int, max_steps: int) -> None:
+        """Called by the trainer before every training forward: sets the clipping limits for this step."""
+        self.rmax, self.dmax = self.schedule.limits(step, max_steps)
+
+    def _normalize(self, x: torch.Tensor, first: int, steps: int) -> torch.Tensor:
+        weight, bias = self._affine(steps)
+        running_mean, running_var = self._running(first, steps)
+        if not self.training or running_mean is None:
+            # Evaluation with running statistics, or batch statistics where there are none (r = 1, d = 0).
+            return F.batch_norm(x, running_mean, running_var, weight, bias, running_mean is None, 0.0, self.eps)
+        r, d = self._correction_and_update(x, running_mean, running_var)
+        # γ(x̂·r + d) + β = (γr)·x̂ + (γd + β): the fused BN kernel with a corrected gain and shift; r and d
+        # carry no gradient, γ and β still get theirs through the products.
+        weight, bias = (r, d) if weight is None else (weight * r, torch.addcmul(bias, weight, d))
+        return F.batch_norm(x, None, None, weight, bias, True, 0.0, self.eps)
+
+    @torch.no_grad()
+    def _correction_and_update(self, x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor):
+        """r and d from the batch and the running statistics before this batch, then the paper's EMA update."""
+        # The fused BN kernel as the statistics pass (torch.var_mean over these axes is ~10x slower on CPU):
+        # with momentum 1 its "running" outputs become the batch mean and the unbiased batch variance.
+        batch_mean, batch_var = x.new_zeros(2, running_mean.shape[0]).unbind()
+        F.batch_norm(x, batch_mean, batch_var, None, None, True, 1.0, self.eps)
+        count = x.numel() // x.shape[1]
+        batch_std = batch_var.mul_((count - 1) / count).add_(self.eps).sqrt_()  # σ_B, biased, with ε
+        running_std = running_var.add(self.eps).sqrt_()
+        r = torch.div(batch_std, running_std).clamp_(1.0 / self.rmax, self.rmax)
+        d = torch.sub(batch_mean, running_mean).div_(running_std).clamp_(-self.dmax, self.dmax)
+        running_mean.lerp_(batch_mean, self.momentum)
+        torch.sub(running_std.lerp_(batch_std, self.momentum).square_(), self.eps, out=running_var)
+        return r, d
+
+
+def schedule_from(cfg) -> RenormSchedule:
+    mode, reference = cfg.renorm_schedule, cfg.renorm_reference_steps
+    if mode not in SCHEDULES:
+        raise ConfigError(f"norm.renorm_schedule={mode} is not allowed; choose one of: {', '.join(SCHEDULES)}")
+    if cfg.rmax < 1 or cfg.dmax < 0:
+        raise ConfigError(f"norm.rmax={cfg.rmax} must be >= 1 and norm.dmax={cfg.dmax} >= 0")
+    steps = (cfg.renorm_warmup_steps, cfg.renorm_rmax_steps, cfg.renorm_dmax_steps)
+    if min(steps) < 0 or reference <= 0:
+        raise ConfigError("norm.renorm_*_steps must be >= 0 and norm.renorm_reference_steps positive")
+    return RenormSchedule(cfg.rmax, cfg.dmax, *steps, mode=mode, reference_steps=reference)
+
+
+@register_norm("batch_renorm", roles=("features", "map1d", "map2d", "step"), batch_dependent=True)
+def build(cfg, site):
+    return BatchRenorm(site.num_features, schedule_from(cfg), **family_options(cfg, site))

@@ -1,0 +1,62 @@
+"""Ghost Batch Normalization (Hoffer, Hubara & Soudry 2017, "Train longer, generalize better").
+
+Training cuts the batch, in order, into virtual ("ghost") batches of `virtual_batch_size` samples and applies
+BN to each one separately: its own mean and biased variance, the shared γ and β. The running statistics are
+updated once per virtual batch, in order, with PyTorch's BN rule (EMA with momentum of the unbiased variance),
+so a step with k virtual batches applies k EMA updates. Evaluation uses the running statistics.
+
+A batch that does not divide: the remainder forms a smaller last virtual batch, except a remainder of one
+sample, which joins the previous virtual batch (a one-sample batch has no variance to normalize by on a
+feature vector). A batch of at most `virtual_batch_size` samples is one virtual batch: plain BN.
+Without running statistics (track_running_stats=False, or `evaluation_statistics(..., "batch")`),
+evaluation normalizes with the statistics of the whole evaluation batch, not of virtual batches.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from normbench.errors import ConfigError
+from normbench.norms._registry import register_norm
+from normbench.norms.batch import BatchFamilyNorm, family_options
+
+
+def virtual_batch_sizes(batch: int, virtual: int) -> list[int]:
+    """Sizes of the consecutive virtual batches a batch of `batch` samples is cut into."""
+    full, remainder = divmod(batch, virtual)
+    if full == 0:
+        return [batch]
+    sizes = [virtual] * full
+    if remainder == 1:
+        sizes[-1] += 1
+    elif remainder:
+        sizes.append(remainder)
+    return sizes
+
+
+class GhostBatchNorm(BatchFamilyNorm):
+    def __init__(self, num_features: int, virtual_batch_size: int, **options):
+        super().__init__(num_features, **options)
+        self.virtual_batch_size = virtual_batch_size
+
+    def _normalize(self, x: torch.Tensor, first: int, steps: int) -> torch.Tensor:
+        mean, var = self._running(first, steps)
+        weight, bias = self._affine(steps)
+        if not self.training:
+            return F.batch_norm(x, mean, var, weight, bias, mean is None, 0.0, self.eps)
+        sizes = virtual_batch_sizes(x.shape[0], self.virtual_batch_size)
+        if len(sizes) == 1:
+            return F.batch_norm(x, mean, var, weight, bias, True, self.momentum, self.eps)
+        # Samples are the first axis, so each virtual batch is a contiguous slice: no copy going in. One fused
+        # call per virtual batch beats regrouping them as channels of one call (transposes cost more on CPU).
+        return torch.cat([F.batch_norm(part, mean, var, weight, bias, True, self.momentum, self.eps)
+                          for part in x.split(sizes)])
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, virtual_batch_size={self.virtual_batch_size}"
+
+
+@register_norm("ghost_batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True)
+def build(cfg, site):
+    if cfg.virtual_batch_size < 2:
+        raise ConfigError(f"norm.virtual_batch_size={cfg.virtual_batch_size} must be >= 2: BN needs two samples")
+    return GhostBatchNorm(site.num_features, cfg.virtual_batch_size, **family_options(cfg, site))
