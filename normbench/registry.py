@@ -23,6 +23,15 @@ class Registry(Generic[Entry]):
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._entries[name] = entry
 
+    def register(self, name: str) -> Callable:
+        """Decorator: register the decorated function itself as entry `name`."""
+
+        def decorate(fn):
+            self.add(name, fn)
+            return fn
+
+        return decorate
+
     def get(self, name: str) -> Entry:
         self._load()
         if name not in self._entries:
@@ -45,13 +54,3 @@ class Registry(Generic[Entry]):
         for module in pkgutil.iter_modules(package.__path__):
             if not module.name.startswith("_"):
                 importlib.import_module(f"{self._package}.{module.name}")
-
-
-def registering(registry: Registry, name: str, make_entry: Callable) -> Callable:
-    """Decorator factory: `make_entry(fn)` wraps the decorated builder into the registry's entry type."""
-
-    def decorate(fn):
-        registry.add(name, make_entry(fn))
-        return fn
-
-    return decorate

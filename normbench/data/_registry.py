@@ -26,11 +26,7 @@ DATASETS = Registry("data", "normbench.data")
 
 
 def register_dataset(name: str):
-    def decorate(load):
-        DATASETS.add(name, load)
-        return load
-
-    return decorate
+    return DATASETS.register(name)
 
 
 def as_splits(x_train, y_train, x_test, y_test, shape) -> Splits:

@@ -22,11 +22,7 @@ MODELS = Registry("model", "normbench.models")
 
 
 def register_model(name: str):
-    def decorate(build):
-        MODELS.add(name, build)
-        return build
-
-    return decorate
+    return MODELS.register(name)
 
 
 def build_model(model_cfg, norm_cfg, spec: InputSpec):
