@@ -41,7 +41,8 @@ def check_existing(cfg, run_dir: Path) -> dict | None:
     if existing.get("config_hash") != config_hash(cfg):
         raise ConfigError(
             f"{run_dir} holds a run of a different configuration (config hash {existing.get('config_hash')} != "
-            f"{config_hash(cfg)}); pass force=true to replace it, or use another experiment=NAME"
+            f"{config_hash(cfg)}); pass force=true to replace it, or keep both: a new experiment=NAME "
+            f"(configs/experiment/NAME.yaml) or another results_dir=DIR"
         )
     return existing if existing.get("status") in FINISHED else None
 
@@ -87,22 +88,25 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
     for relative, text in (extra_files or {}).items():
         write_text_atomic(run_dir / relative, text)
     try:
-        outcome = _train(cfg, built, run_dir)
+        outcome, resumed_from = _train(cfg, built, run_dir)
     except Exception as error:
         summary = _summary(cfg, run_dir, Outcome("failed", 0, reason=f"{type(error).__name__}: {error}"),
                            built, started_at, time.perf_counter() - started)
         write_summary(run_dir, summary)
         raise
-    summary = _summary(cfg, run_dir, outcome, built, started_at, time.perf_counter() - started)
+    summary = _summary(cfg, run_dir, outcome, built, started_at, time.perf_counter() - started, resumed_from)
     write_summary(run_dir, summary)
     (run_dir / CHECKPOINT).unlink(missing_ok=True)
     return summary
 
 
-def _train(cfg, built: Built, run_dir: Path):
+def _train(cfg, built: Built, run_dir: Path) -> tuple[Outcome, int]:
+    """Train from the run's checkpoint if it has one (else from step 0); the outcome and the step it started at."""
     max_steps = built.max_steps
     resume = None if cfg.force else load_checkpoint(run_dir, config_hash(cfg))
     start = resume["step"] if resume else 0
+    if not resume:
+        _remove_event_files(run_dir)
     metrics = MetricsLog(run_dir, resume_from_step=start if resume else None)
     progress = Progress(max_steps, start, cfg.progress, run_dir.name)
     trainer = Trainer(cfg, built.model, built.optimizer, built.data, built.batches, metrics, progress, max_steps,
@@ -117,7 +121,14 @@ def _train(cfg, built: Built, run_dir: Path):
     finally:
         metrics.close()
         progress.close()
-    return outcome
+    return outcome, start
+
+
+def _remove_event_files(run_dir: Path) -> None:
+    """A run starting from step 0 (first attempt, no usable checkpoint, or force=true) replaces what an
+    earlier attempt left: its TensorBoard events would show every step twice. metrics.csv is rewritten."""
+    for path in run_dir.glob("events.out.tfevents.*"):
+        path.unlink(missing_ok=True)
 
 
 def _hparams(cfg) -> dict:
@@ -125,7 +136,8 @@ def _hparams(cfg) -> dict:
             "optimizer": cfg.optim.name, "lr": cfg.optim.lr, "seed": cfg.seed}
 
 
-def _summary(cfg, run_dir: Path, outcome: Outcome, built: Built, started_at: str, wall: float) -> dict:
+def _summary(cfg, run_dir: Path, outcome: Outcome, built: Built, started_at: str, wall: float,
+             resumed_from: int = 0) -> dict:
     final = {key: _finite_or_none(outcome.final.get(key)) for key in
              ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc")}
     return {
@@ -148,7 +160,10 @@ def _summary(cfg, run_dir: Path, outcome: Outcome, built: Built, started_at: str
         "diverged_step": outcome.diverged_step,
         "error": outcome.reason,
         "wall_time_s": round(wall, 3),
-        "steps_per_s": round(outcome.steps / outcome.train_seconds, 2) if outcome.train_seconds > 0 else None,
+        # This attempt's steps over this attempt's time: a resumed run trained only the steps after its checkpoint.
+        "steps_per_s": (round((outcome.steps - resumed_from) / outcome.train_seconds, 2)
+                        if outcome.train_seconds > 0 else None),
+        "resumed_from_step": resumed_from or None,
         "device": str(built.data.x_train.device),
         "num_threads": torch.get_num_threads(),
         "num_params": sum(p.numel() for p in built.model.parameters()),

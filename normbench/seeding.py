@@ -1,5 +1,5 @@
 """Per-run global state. Launcher workers (joblib's loky) are reused between jobs, so every run sets all
-of it afresh instead of trusting what the previous job left behind."""
+of it afresh instead of trusting what the previous job left behind (hydra #2187)."""
 
 import os
 import random
@@ -7,8 +7,17 @@ import random
 import numpy as np
 import torch
 
+# torch's own choice of intra-op threads (its count of physical cores), taken before any run changes it.
+DEFAULT_THREADS = torch.get_num_threads()
+
 
 def reset_global_state(seed: int, deterministic: bool, num_threads: int) -> None:
+    """Seeds, determinism flags, thread count and torch's process-wide defaults, all to this run's values.
+
+    num_threads=0 means torch's default: set explicitly all the same, since a reused worker may still
+    hold the thread count of a previous job. (In a sweep, normbench.job_resources has already replaced 0
+    by the job's share of the CPUs.)
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -18,5 +27,16 @@ def reset_global_state(seed: int, deterministic: bool, num_threads: int) -> None
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = deterministic
-    if num_threads > 0:
-        torch.set_num_threads(num_threads)
+    torch.set_num_threads(num_threads if num_threads > 0 else DEFAULT_THREADS)
+    _reset_torch_defaults()
+
+
+def _reset_torch_defaults() -> None:
+    """torch's own defaults for process-wide switches that code (ours or a user's) may flip and not undo."""
+    torch.set_grad_enabled(True)
+    torch.autograd.set_detect_anomaly(False)
+    torch.set_default_dtype(torch.float32)
+    if torch.get_default_device().type != "cpu":
+        torch.set_default_device(None)
+    torch.set_float32_matmul_precision("highest")  # no TF32 matmuls unless a run asks
+    torch.backends.cudnn.allow_tf32 = True  # torch's default for convolutions

@@ -1,0 +1,207 @@
+"""A sweep's ledger, progress lines and final tally, as Hydra callbacks (`hydra.callbacks` in configs/config.yaml).
+
+Hydra reports a failed job only at the end, and only the first one (hydra #2284, #2551). Here:
+- `on_multirun_start` (main process) names the sweep, counts its jobs, and exports both through
+  environment variables, which every launcher's workers inherit (loky workers, submitit's local
+  processes, sbatch's default --export=ALL);
+- `on_job_end` (wherever the job runs) leaves one record per job in the sweep's ledger and logs
+  "k/N runs done, ETA" from it;
+- `on_multirun_end` (main process) reads the ledger back and prints the tally: completed / diverged /
+  failed / skipped / invalid. `normbench.train.main` turns it into the exit status after Hydra returns.
+
+The ledger is a directory, `<sweep dir>/.sweeps/<sweep id>/`, with one small JSON file per job number,
+written atomically: parallel jobs never interleave half-lines (not even on NFS, where O_APPEND is not
+atomic across hosts), and a SLURM job that is requeued overwrites its own record instead of adding one.
+
+Torch-free: Hydra instantiates callbacks while it starts, before any job.
+"""
+
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from normbench.atomic import write_json_atomic
+
+log = logging.getLogger("normbench")
+
+LEDGER_ENV = "NORMBENCH_SWEEP_LEDGER"
+TOTAL_ENV = "NORMBENCH_SWEEP_TOTAL"
+STARTED_ENV = "NORMBENCH_SWEEP_STARTED"
+STATUSES = ("completed", "diverged", "failed", "skipped", "invalid")
+PROBLEMS = ("failed", "invalid")  # statuses that make the sweep exit non-zero (diverged is a result, not an error)
+
+_job_error: str | None = None  # set by the task for the job running in this process, read by on_job_end
+_last_tally: "Tally | None" = None  # the tally of the sweep that ended last in this process
+
+
+def note_job_error(message: str) -> None:
+    """The task's one-line reason for a failed or invalid job, for that job's ledger record."""
+    global _job_error
+    _job_error = message
+
+
+def last_tally() -> "Tally | None":
+    return _last_tally
+
+
+def sweep_total() -> int | None:
+    """The number of jobs in the sweep this process works for (None outside a sweep or when unknown)."""
+    value = os.environ.get(TOTAL_ENV)
+    return int(value) if value else None
+
+
+@dataclass
+class Tally:
+    experiment: str
+    sweep_dir: str
+    total: int | None  # jobs launched, when the sweeper can tell
+    seconds: float
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(record["status"] for record in self.records)
+
+    @property
+    def unreported(self) -> int:
+        """Jobs launched that left no record: killed, or lost by the launcher."""
+        return max(0, self.total - len(self.records)) if self.total is not None else 0
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.counts[status] for status in PROBLEMS) and self.unreported == 0
+
+    def table(self) -> str:
+        counts = self.counts
+        lines = [f"normbench sweep {self.experiment}: {len(self.records)} runs in {format_duration(self.seconds)} "
+                 f"({self.sweep_dir})"]
+        lines += [f"  {status:<10} {counts[status]:>5}" for status in STATUSES]
+        if self.unreported:
+            lines.append(f"  {'unreported':<10} {self.unreported:>5}  (launched but never reported: killed or lost)")
+        for record in sorted(self.records, key=lambda r: r["job"]):
+            if record["status"] in PROBLEMS:
+                lines.append(f"  {record['status']}: {record['run']}: {record.get('error') or 'see the log above'}")
+        return "\n".join(lines)
+
+
+class SweepTally(Callback):
+    def __init__(self) -> None:
+        self._ledger: Path | None = None
+        self._started = 0.0
+        self._job_started = 0.0
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from normbench.launchers import exit_if_slurm_unavailable
+
+        exit_if_slurm_unavailable(config.hydra.launcher)
+        sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        self._ledger = Path(str(config.hydra.sweep.dir)) / ".sweeps" / sweep_id
+        self._ledger.mkdir(parents=True, exist_ok=True)
+        self._started = time.time()
+        total = count_jobs(config)
+        os.environ[LEDGER_ENV] = str(self._ledger)
+        os.environ[STARTED_ENV] = repr(self._started)
+        if total is None:
+            os.environ.pop(TOTAL_ENV, None)
+        else:
+            os.environ[TOTAL_ENV] = str(total)
+        log.info("sweep %s: %s runs into %s", sweep_id, total if total is not None else "an unknown number of",
+                 config.hydra.sweep.dir)
+
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        global _job_error
+        _job_error = None
+        self._job_started = time.perf_counter()
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
+        ledger = os.environ.get(LEDGER_ENV)
+        if not ledger or config.hydra.mode != RunMode.MULTIRUN:
+            return
+        status, error = _outcome(job_return)
+        job = int(config.hydra.job.num)
+        record = {"job": job, "run": Path(config.hydra.runtime.output_dir).name, "status": status, "error": error,
+                  "seconds": round(time.perf_counter() - self._job_started, 3), "pid": os.getpid(),
+                  "host": socket.gethostname()}
+        write_json_atomic(Path(ledger) / f"job-{job:06d}.json", record)
+        _log_progress(Path(ledger), record)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        global _last_tally
+        assert self._ledger is not None
+        _last_tally = Tally(str(config.experiment), str(config.hydra.sweep.dir), sweep_total(),
+                            time.time() - self._started, read_ledger(self._ledger))
+        print(_last_tally.table(), flush=True)
+        for name in (LEDGER_ENV, TOTAL_ENV, STARTED_ENV):
+            os.environ.pop(name, None)
+
+
+def _outcome(job_return: JobReturn) -> tuple[str, str | None]:
+    """(status, error) of a job: the task's returned status, or `failed` if an exception escaped it."""
+    global _job_error
+    error, _job_error = _job_error, None
+    if job_return.status == JobStatus.FAILED:
+        exception = job_return._return_value  # `return_value` would re-raise it
+        return "failed", f"{type(exception).__name__}: {exception}"
+    status = job_return.return_value
+    return (status if status in STATUSES else "failed"), error
+
+
+def read_ledger(ledger: Path) -> list[dict]:
+    records = []
+    for path in sorted(ledger.glob("job-*.json")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue  # written atomically, so only a foreign file can be unreadable
+    return records
+
+
+def _log_progress(ledger: Path, record: dict) -> None:
+    records = read_ledger(ledger)
+    done, total = len(records), sweep_total()
+    elapsed = time.time() - float(os.environ.get(STARTED_ENV, time.time()))
+    ran = sum(1 for r in records if r["status"] != "skipped")  # skipped runs take no time: keep them out of the rate
+    eta = ""
+    if total is not None and ran:
+        eta = f", ETA {format_duration((total - done) * elapsed / ran)}"
+    of_total = f"/{total}" if total is not None else ""
+    log.info("sweep: %d%s runs done, %s elapsed%s (last: %s %s)", done, of_total, format_duration(elapsed), eta,
+             record["run"], record["status"])
+
+
+def count_jobs(config: DictConfig) -> int | None:
+    """How many jobs Hydra's basic sweeper launches: the product of the swept values (None for other sweepers)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    sweeper = config.hydra.sweeper
+    if not str(sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        return None
+    # The same arguments, in the same order, as BasicSweeper.sweep: its params, then the command line.
+    arguments = [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
+    arguments += list(config.hydra.overrides.task)
+    try:
+        batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(arguments), None)
+    except Exception:  # e.g. a glob sweep, which needs the config loader: progress lines go without a total
+        return None
+    return sum(len(batch) for batch in batches)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
