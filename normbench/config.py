@@ -30,6 +30,10 @@ class ModelConfig:
     hidden_size: int = 6
     bidirectional: bool = True
     head: str = "all_steps"  # all_steps: classify from every step's output (MNIST-1D paper); last: last step only
+    # rnn: normalize the input-to-hidden pre-activations too (Ba et al.; Cooijmans et al.). auto = yes, unless
+    # a step has a single input feature: then W_x x_t is x_t times one vector, and a per-sample norm of it
+    # keeps only the sign of x_t (LN(x_t w) = sign(x_t) LN(w)), erasing the input.
+    input_norm: str = "auto"  # auto | true | false
 
 
 @dataclass

@@ -21,7 +21,7 @@ class MetricsLog:
         else:
             _truncate_after(self.path, resume_from_step)
         self._file = self.path.open("a", newline="")
-        self._csv = csv.writer(self._file)
+        self._csv = csv.writer(self._file, lineterminator="\n")
         self._rows: list[tuple] = []
         # A large queue and explicit flushes at eval points: short or killed runs lose nothing logged before.
         self.writer = SummaryWriter(log_dir=str(run_dir), max_queue=1000, flush_secs=30,

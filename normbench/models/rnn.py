@@ -7,6 +7,8 @@ the cell state before the output tanh):
     GRU:  (r, z) = σ(N_x(W_x x_t) + N_h(W_h h_{t-1}));  n = tanh(N_x(W_x x_t)_n + r ⊙ N_h(W_h h_{t-1})_n)
           h_t = (1 − z) n + z h_{t−1}
 The norms' shifts replace the gate biases. norm=none uses PyTorch's fused nn.LSTM / nn.GRU (the plain cell).
+With one input feature per step (MNIST-1D) the input term is not normalized by default (`model.input_norm`):
+a per-sample norm of x_t·w is sign(x_t)·norm(w), which would erase the input.
 Defaults reproduce the MNIST-1D paper's bidirectional GRU with hidden size 6, classifying from every
 step's output (5,134 parameters).
 """
@@ -24,15 +26,16 @@ GATES = {"lstm": 4, "gru": 3}
 class NormalizedRecurrence(nn.Module):
     """One direction of a normalized LSTM/GRU layer, unrolled in Python over time."""
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, norm_cfg):
+    def __init__(self, cell: str, input_size: int, hidden_size: int, norm_cfg, normalize_input: bool = True):
         super().__init__()
         self.cell, self.hidden_size = cell, hidden_size
         width = GATES[cell] * hidden_size
-        bias = norm_cfg.name == "none" or not norm_cfg.affine  # otherwise the norms' shifts are the biases
-        self.x_proj = nn.Linear(input_size, width, bias=bias)
-        self.h_proj = nn.Linear(hidden_size, width, bias=bias)
+        shifted = norm_cfg.name != "none" and norm_cfg.affine  # a norm's shift replaces the gate bias
+        self.x_proj = nn.Linear(input_size, width, bias=not (shifted and normalize_input))
+        self.h_proj = nn.Linear(hidden_size, width, bias=not shifted)
         site = NormSite("step", width, "model=rnn")
-        self.norm_x, self.norm_h = create_norm(norm_cfg, site), create_norm(norm_cfg, site)
+        self.norm_x = create_norm(norm_cfg, site, name=None if normalize_input else "none")
+        self.norm_h = create_norm(norm_cfg, site)
         if cell == "lstm":
             self.norm_c = create_norm(norm_cfg, NormSite("step", hidden_size, "model=rnn"))
 
@@ -130,8 +133,17 @@ def _recurrence(model_cfg, norm_cfg, input_size: int) -> nn.Module:
         return NativeRecurrence(
             native(input_size, model_cfg.hidden_size, batch_first=True, bidirectional=model_cfg.bidirectional)
         )
-    make = lambda: NormalizedRecurrence(model_cfg.cell, input_size, model_cfg.hidden_size, norm_cfg)  # noqa: E731
+    normalize_input = _normalize_input(model_cfg.input_norm, input_size)
+    make = lambda: NormalizedRecurrence(model_cfg.cell, input_size, model_cfg.hidden_size, norm_cfg,  # noqa: E731
+                                        normalize_input)
     return Bidirectional(make(), make() if model_cfg.bidirectional else None)
+
+
+def _normalize_input(setting: str, input_size: int) -> bool:
+    choices = {"auto": input_size > 1, "true": True, "false": False}
+    if str(setting).lower() not in choices:
+        raise ConfigError(f"model.input_norm={setting} is not allowed; choose one of: auto, true, false")
+    return choices[str(setting).lower()]
 
 
 @register_model("rnn")

@@ -80,7 +80,7 @@ def test_cnn_uses_2d_convs_for_images(make_cfg):
 
 
 def test_rnn_batch_norm_keeps_separate_statistics_per_time_step(make_cfg):
-    model = _build(make_cfg, "model=rnn", "model.bidirectional=false", "norm=batch").train()
+    model = _build(make_cfg, "model=rnn", "model.bidirectional=false", "model.input_norm=true", "norm=batch").train()
     recurrence = model.recurrence.forward_layer
     seen = {}
     recurrence.norm_x.register_forward_hook(lambda m, i, o: seen.setdefault("x", i[0]))
@@ -136,3 +136,17 @@ def test_mlp_accepts_one_norm_per_layer(make_cfg):
     assert isinstance(model.layers[0].norm, nn.BatchNorm1d) and isinstance(model.layers[1].norm, nn.LayerNorm)
     with pytest.raises(ConfigError, match="one norm per hidden layer"):
         _build(make_cfg, "model=mlp", "model.hidden=[16,8]", "model.layer_norms=[batch]")
+
+
+def test_rnn_input_norm_is_skipped_by_default_for_one_feature_inputs(make_cfg):
+    # LN of x_t * w is sign(x_t) * LN(w): with one input feature a per-sample norm erases the input.
+    cfg = make_cfg("model=rnn", "norm=layer", "model.input_norm=true", "model.bidirectional=false")
+    torch.manual_seed(0)
+    forced = build_model(cfg.model, cfg.norm, MNIST1D).recurrence.forward_layer
+    pre = forced.x_proj(torch.tensor([[[0.5]], [[3.0]]]))
+    assert torch.allclose(forced.norm_x(pre, 0)[0], forced.norm_x(pre, 0)[1], atol=1e-3)  # 0.5 and 3.0 look alike (up to eps)
+    auto = _build(make_cfg, "model=rnn", "norm=layer").recurrence.forward_layer
+    assert isinstance(auto.norm_x.norm, nn.Identity) and auto.x_proj.bias is not None
+    assert isinstance(auto.norm_h.norm, nn.LayerNorm)
+    images = _build(make_cfg, "model=rnn", "norm=layer", spec=InputSpec((1, 8, 8), 10)).recurrence.forward_layer
+    assert isinstance(images.norm_x.norm, nn.LayerNorm)  # 8 features per step: normalized as in Ba et al.
