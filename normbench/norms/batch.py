@@ -9,6 +9,8 @@ step role, batch renorm, ghost BN, switchable norm): one place that keeps statis
 that `eval_stats.py` knows how to switch to batch statistics or refill with precise statistics.
 """
 
+from abc import ABCMeta, abstractmethod
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,7 +38,7 @@ def family_options(cfg, site, gamma: float | None = None) -> dict:
     )
 
 
-class BatchFamilyNorm(nn.Module):
+class BatchFamilyNorm(nn.Module, metaclass=ABCMeta):
     """Statistics across the batch, kept in `slots` sets of running statistics of shape (slots, C).
 
     Non-recurrent roles (stepwise=False) keep one set and are called as norm(x), x of shape (N, C, *positions).
@@ -85,8 +87,9 @@ class BatchFamilyNorm(nn.Module):
         blocks = [(t, x[:, :distinct])] if distinct else []
         return blocks + [(self.slots - 1, x[:, s : s + 1]) for s in range(distinct, steps)]
 
+    @abstractmethod
     def _normalize(self, x: torch.Tensor, first: int, steps: int) -> torch.Tensor:
-        raise NotImplementedError
+        """Normalize x, whose channels are `steps` consecutive slots' channels side by side, from slot `first`."""
 
     def _uses_batch_statistics(self) -> bool:
         return self.training or self.running_mean is None
