@@ -158,11 +158,20 @@ def _decimate(length: int) -> np.ndarray:
     return np.unique(np.linspace(0, length - 1, MAX_POINTS).round().astype(int))
 
 
-def _band(data: PlotData, group: str, key: str, smooth: float = 0.0):
-    """Mean band over the group's seeds for one curve, or None when no seed logged it."""
+def _band(data: PlotData, group: str, key: str, smooth: float = 0.0, log: bool = False):
+    """Mean band over the group's seeds for one curve, or None when no seed logged it. On a log axis the
+    band is computed on log values (a geometric mean with a multiplicative interval): an arithmetic
+    interval there can reach 0 or below and would plunge off the panel."""
     curves = [data.curves[run_id][key] for run_id in data.run_ids.get(group, ()) if key in data.curves[run_id]]
     curves = [(steps, ema(values, smooth)) for steps, values in curves if len(steps)]
-    return mean_band(*align_curves(curves)) if curves else None
+    if not curves:
+        return None
+    grid, matrix = align_curves(curves)
+    if not log:
+        return mean_band(grid, matrix)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        band = mean_band(grid, np.log(np.where(matrix > 0, matrix, np.nan)))
+    return type(band)(band.steps, np.exp(band.mean), np.exp(band.low), np.exp(band.high), band.n)
 
 
 def _draw_band(ax, band, colour: str, style: dict) -> list:
@@ -242,7 +251,7 @@ def loss_curve_figures(data: PlotData):
     smoothing = f" Train curves EMA-smoothed (weight {data.smooth:g}) for display only." if data.smooth else ""
     columns = [("train/loss", "train loss: cross-entropy", data.smooth, True),
                ("test/loss", "test loss: cross-entropy", 0.0, True)]
-    caption = ("Mean over seeds with 95% Student-t band, log scale; colour = norm, line style = learning rate / "
+    caption = ("Geometric mean over seeds with 95% band (Student-t on log loss), log scale; colour = norm, line style = learning rate / "
                "optimizer where they vary; n=k marks where seeds stop (diverged)." + smoothing)
     return _curve_figures(data, data.groups, columns, "loss_curves", "Train and test loss", caption)
 
@@ -286,7 +295,7 @@ def _curve_panel(ax, data: PlotData, rows: pd.DataFrame, curve: str, label: str,
                  styles: dict, description: str) -> None:
     bands, polygons, colours = [], [], []
     for group, norm in zip(rows["group"], rows["norm"]):
-        band = _band(data, group, curve, smooth)
+        band = _band(data, group, curve, smooth, log)
         if band is not None:
             drawn = _draw_band(ax, band, data.colours[norm], styles[group])
             polygons += drawn
