@@ -57,9 +57,13 @@ def summary_text(report) -> str:
     if report.claims:
         lines.append("claims (effect = a − b, 95% CI):")
         width = max(len(result.model) for result in report.claims)
+        shown = None
         for result in report.claims:
+            if result.claim.id != shown:  # the claim's words once, then a line per model
+                shown = result.claim.id
+                lines.append(f"  {result.claim.id}. {result.claim.text}")
             effect = format_effect(result.estimate, result.low, result.high, result.claim.metric)
-            lines.append(f"  {result.claim.id:<3} {result.model:<{width}}  {result.verdict:<13} "
+            lines.append(f"      {result.model:<{width}}  {result.verdict:<13} "
                          f"{result.claim.a} vs {result.claim.b}: {effect}")
     names = ["report.md"] + (["report.html"] if (report.out / "report.html") in report.files else [])
     lines.append(f"wrote {', '.join(names)}, runs.csv and {len(report.figures)} figure(s) to {report.out}")
