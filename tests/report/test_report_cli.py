@@ -130,7 +130,8 @@ def test_stdout_summary_has_the_claims_table(tmp_path, make_run, capsys):
         make_run(root, norm="layer", seed=seed, loss=1.0 + seed / 100)
     assert main([str(root), "--formats", "svg", "--spike-k", "3", "--spike-window", "20"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^  1 +mlp +supported +batch vs layer: ", out, re.MULTILINE)
+    assert re.search(r"^  1\. BN reaches a lower train loss than LN early", out, re.MULTILINE)
+    assert re.search(r"^ +mlp +supported +batch vs layer: ", out, re.MULTILINE)
     assert "4 runs (4 completed)" in out
     assert "k = 3 × the median of the previous 20 steps" in (root / "report" / "report.md").read_text()
 
