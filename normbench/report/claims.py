@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from normbench.report.groups import SETTING, describe
+from normbench.report.groups import SETTING, describe, series_along
 from normbench.report.run_metrics import METRICS
 from normbench.report.stats import LEVEL, welch_contrast
 
@@ -181,11 +181,8 @@ def _seed_values(pair: pd.DataFrame, metric: str) -> dict:
 
 
 def _drop_comparisons(cells: pd.DataFrame, claim: Claim, values: dict, name_experiment: bool) -> list[Comparison]:
-    rest = [key for key in SETTING if key != "batch_size"]
     comparisons = []
-    for _, series in cells.groupby(rest, dropna=False, sort=True):
-        if series["batch_size"].nunique() < 2:
-            continue
+    for _, series, rest in series_along(cells, "batch_size"):
         largest = next(series.loc[[series["batch_size"].idxmax()]].itertuples(index=False))
         smallest = next(series.loc[[series["batch_size"].idxmin()]].itertuples(index=False))
         label = f"{_label(largest, rest, name_experiment)} · batch size {largest.batch_size} → {smallest.batch_size}"

@@ -82,3 +82,27 @@ def settings(table: pd.DataFrame):
     """(setting values dict, that setting's group rows) in a stable order."""
     for key, rows in table.groupby(list(SETTING), sort=True, dropna=False):
         yield dict(zip(SETTING, key)), rows
+
+
+def series_along(frame: pd.DataFrame, column: str):
+    """Settings that differ only in `column` (at least two values of it), as (setting values, rows, the
+    setting's columns). Along the batch size the learning rate may move with it, one rate per batch size
+    (a scaling rule such as small_batch's lr = 0.1·B/32): the rate then belongs to each point, not to the
+    series, and the series is named without it."""
+    rest = [key for key in SETTING if key != column]
+    if column != "batch_size":
+        yield from _plain_series(frame, column, rest)
+        return
+    outer = [key for key in rest if key != "lr"]
+    for key, rows in frame.groupby(outer, sort=True, dropna=False):
+        lr_follows_batch = rows["lr"].nunique() > 1 and rows.groupby(column)["lr"].nunique().max() == 1
+        if lr_follows_batch and rows[column].nunique() >= 2:
+            yield dict(zip(outer, key)), rows, outer
+        elif not lr_follows_batch:
+            yield from _plain_series(rows, column, rest)
+
+
+def _plain_series(frame: pd.DataFrame, column: str, rest: list):
+    for key, rows in frame.groupby(rest, sort=True, dropna=False):
+        if rows[column].nunique() >= 2:
+            yield dict(zip(rest, key)), rows, rest

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from normbench.report.groups import SETTING, describe
+from normbench.report.groups import SETTING, describe, series_along
 from normbench.report.run_metrics import METRICS, PROBES, STABILITY_FIGURE_METRICS
 from normbench.report.stats import align_curves, ema, mean_band
 from normbench.report.style import LINESTYLES, SETTING_MARKERS, norm_order
@@ -117,14 +117,6 @@ class Grid:
 def _panel_title(data: PlotData, values: dict, shown) -> str:
     """The setting in words; the experiment only when the report spans several."""
     return describe(values, [column for column in shown if column != "experiment" or data.experiment_varies])
-
-
-def _series(groups: pd.DataFrame, column: str):
-    """Series of settings that differ only in `column`, with at least two values of it."""
-    rest = [key for key in SETTING if key != column]
-    for key, rows in groups.groupby(rest, sort=True, dropna=False):
-        if rows[column].nunique() >= 2:
-            yield dict(zip(rest, key)), rows
 
 
 def _norm_handles(data: PlotData, norms) -> list:
@@ -390,14 +382,14 @@ def accuracy_vs_lr(data: PlotData):
 
 
 def _accuracy_against(data: PlotData, column: str, metric_column: str, stem: str, title: str, xlabel: str):
-    series = list(_series(data.groups, column))
+    series = list(series_along(data.groups, column))
     if not series:
         what = "batch sizes" if column == "batch_size" else "learning rates"
         return Skip(title, f"fewer than two {what} in every setting")
     ncols = min(3, len(series))
     grid = Grid(-(-len(series) // ncols), ncols, panel_w=3.6)
     metric = METRICS[metric_column]
-    for index, (values, rows) in enumerate(series):
+    for index, (values, rows, shown) in enumerate(series):
         ax = grid.axes(index)
         for variant, points in rows.groupby("variant", sort=False):
             _accuracy_line(ax, data, rows, variant, points.sort_values(column), column, metric_column)
@@ -410,7 +402,7 @@ def _accuracy_against(data: PlotData, column: str, metric_column: str, stem: str
         ax.tick_params(labelsize=8)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(_wrap(metric.axis_label, 30), fontsize=8)
-        ax.set_title(_wrap(_panel_title(data, values, [key for key in SETTING if key != column]), 48), fontsize=9)
+        ax.set_title(_wrap(_panel_title(data, values, shown), 48), fontsize=9)
         ax.grid(alpha=0.3, lw=0.5)
         if metric.scale == 100:  # an accuracy: intervals past 0% or 100% are cut at the axis, not the data
             low, high = ax.get_ylim()
@@ -449,25 +441,25 @@ def _accuracy_line(ax, data: PlotData, rows, variant: str, points: pd.DataFrame,
 def accuracy_heatmap(data: PlotData):
     title = "Final test accuracy heatmap"
     for column in ("batch_size", "model_label"):
-        series = list(_series(data.groups, column))
+        series = list(series_along(data.groups, column))
         if series:
             break
     else:
         return Skip(title, "needs at least two batch sizes or two models in one setting")
     axis_name = "batch size" if column == "batch_size" else "model"
     ncols = min(3, len(series))
-    rows_max = max(rows["variant"].nunique() for _, rows in series)
-    columns_max = max(rows[column].nunique() for _, rows in series)
+    rows_max = max(rows["variant"].nunique() for _, rows, _ in series)
+    columns_max = max(rows[column].nunique() for _, rows, _ in series)
     grid = Grid(-(-len(series) // ncols), ncols, panel_w=max(2.6, 0.62 * columns_max + 0.4),
                 panel_h=max(1.6, 0.32 * rows_max + 0.4), left=1.3, right=1.3, wgap=1.4, hgap=1.0, top=1.0)
     means = data.groups["final_test_acc_mean"].to_numpy(dtype=float) * 100
     low, high = np.nanmin(means), np.nanmax(means)
     image = None
-    for index, (values, rows) in enumerate(series):
+    for index, (values, rows, shown) in enumerate(series):
         ax = grid.axes(index)
         image = _heatmap_panel(ax, rows, column, low, high)
         ax.set_xlabel(axis_name, fontsize=8)
-        ax.set_title(_wrap(_panel_title(data, values, [key for key in SETTING if key != column]), 40), fontsize=9)
+        ax.set_title(_wrap(_panel_title(data, values, shown), 40), fontsize=9)
     colorbar_axes = grid.figure.add_axes([1 - (grid.right - 0.35) / grid.width, grid.bottom / grid.height,
                                           0.18 / grid.width, 1 - (grid.top + grid.bottom) / grid.height])
     grid.figure.colorbar(image, cax=colorbar_axes, label="final test accuracy (%)")
