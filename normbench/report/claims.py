@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from normbench.report.groups import SETTING, describe, series_along
-from normbench.report.run_metrics import METRICS
+from normbench.report.run_metrics import METRICS, format_effect
 from normbench.report.stats import LEVEL, welch_contrast
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COVERED = "supported", "contradicted", "inconclusive", "not covered"
@@ -120,8 +120,23 @@ def evaluate_claim(claim: Claim, runs: pd.DataFrame, model: str, level: float = 
     # The mean over comparisons of their effects: each term's coefficient divided by their count.
     terms = [(values, coefficient / len(complete)) for comparison in complete for values, coefficient in comparison.terms]
     contrast = welch_contrast(terms, level)
-    return ClaimResult(claim, model, verdict(claim.direction, contrast.low, contrast.high), contrast.estimate,
-                       contrast.low, contrast.high, comparisons, len(complete), note)
+    result = verdict(claim.direction, contrast.low, contrast.high)
+    if claim.compare == "batch_size_drop":
+        result, note = _own_drop_check(claim, complete, result, note, level)
+    return ClaimResult(claim, model, result, contrast.estimate, contrast.low, contrast.high, comparisons,
+                       len(complete), note)
+
+
+def _own_drop_check(claim: Claim, complete: list, result: str, note: str, level: float) -> tuple[str, str]:
+    """"a degrades while b does not" needs a's own drop too: a larger difference of drops can also come
+    from b *improving* toward small batches. Supported only if a's own drop excludes 0 as well."""
+    own_terms = [(values, coefficient / len(complete)) for comparison in complete
+                 for values, coefficient in comparison.terms[:2]]  # a at the largest (+1), smallest (−1)
+    own = welch_contrast(own_terms, level)
+    note = _join(note, f"{claim.a}'s own drop: {format_effect(own.estimate, own.low, own.high, claim.metric)}")
+    if result == SUPPORTED and not own.low > 0:
+        return INCONCLUSIVE, _join(note, f"the difference comes from {claim.b} changing, not from {claim.a} degrading")
+    return result, note
 
 
 def verdict(direction: str, low: float, high: float) -> str:

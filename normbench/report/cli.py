@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary_text(report) -> str:
     """Run counts, the claims table and where the report was written."""
-    from normbench.report.sections import format_effect
+    from normbench.report.run_metrics import format_effect
 
     counts = report.runs["status"].value_counts()
     lines = [f"normbench report: {len(report.runs)} runs (" +

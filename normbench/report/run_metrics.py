@@ -82,3 +82,17 @@ def add_run_metrics(runs: pd.DataFrame, curves_by_run: dict, spike_k: float, spi
     derived = pd.DataFrame.from_dict(rows, orient="index", dtype="float64")
     derived = derived.reindex(columns=[column for column in METRICS if column not in runs.columns])
     return runs.join(derived, on="run_id")
+
+
+def format_effect(estimate: float, low: float, high: float, column: str) -> str:
+    metric = METRICS[column]
+    unit = " pp" if metric.scale == 100 else ""
+    if not np.isfinite(estimate):
+        return "–"
+
+    def signed(value: float) -> str:
+        value *= metric.scale
+        return f"{value:+.{metric.digits}f}" if metric.scale != 1 else f"{value:+.3g}"
+
+    interval = f" [{signed(low)}, {signed(high)}]" if np.isfinite(low) else " (no interval)"
+    return f"{signed(estimate)}{unit}{interval}"

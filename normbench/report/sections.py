@@ -7,7 +7,7 @@ from normbench.report.claims import ClaimResult, comparison_interval
 from normbench.report.groups import SETTING, describe, settings, varying
 from normbench.report.load import STATUS_ORDER
 from normbench.report.render import Bullets, Heading, Image, Paragraph, Table
-from normbench.report.run_metrics import EARLY_FRACTION, METRICS, TABLE_METRICS
+from normbench.report.run_metrics import EARLY_FRACTION, METRICS, TABLE_METRICS, format_effect
 from normbench.report.stats import LEVEL
 
 
@@ -32,20 +32,6 @@ def format_mean_ci(mean: float, half: float, n: int, n_runs: int, column: str) -
     if n < n_runs or n == 1:
         text += f" (n={n})"
     return text
-
-
-def format_effect(estimate: float, low: float, high: float, column: str) -> str:
-    metric = METRICS[column]
-    unit = " pp" if metric.scale == 100 else ""
-    if not np.isfinite(estimate):
-        return "–"
-
-    def signed(value: float) -> str:
-        value *= metric.scale
-        return f"{value:+.{metric.digits}f}" if metric.scale != 1 else f"{value:+.3g}"
-
-    interval = f" [{signed(low)}, {signed(high)}]" if np.isfinite(low) else " (no interval)"
-    return f"{signed(estimate)}{unit}{interval}"
 
 
 # --- sections ----------------------------------------------------------------------------------------

@@ -118,6 +118,16 @@ def test_small_batch_degradation_claim(tmp_path, make_run):
     assert _verdicts(tmp_path / "contradicts")[("4a", "mlp")].verdict == "contradicted"
     assert _verdicts(tmp_path / "supports")[("4b", "mlp")].verdict == "not covered"  # no GroupNorm runs
 
+    # LN improving toward small batches while BN stays flat also widens the difference of drops, but
+    # BN does not degrade: that is not the claim.
+    ln_improves = {256: [0.60, 0.61, 0.62], 8: [0.88, 0.89, 0.90]}
+    sweep(tmp_path / "ln_improves", flat, ln_improves)
+    result = _verdicts(tmp_path / "ln_improves")[("4a", "mlp")]
+    assert result.estimate > 0.2 and result.low > 0  # the difference alone would say "supported"
+    assert result.verdict == "inconclusive" and "batch's own drop" in result.note
+    assert "not from batch degrading" in result.note
+    assert "batch's own drop: +20" in supported.note  # (0.91 − 0.71) in percentage points
+
     one_size = tmp_path / "one_size"
     _seeds(make_run, one_size, [{"test_acc": 0.9}, {"test_acc": 0.8}], norm="batch")
     _seeds(make_run, one_size, [{"test_acc": 0.9}, {"test_acc": 0.8}], norm="layer")
