@@ -2,18 +2,28 @@
 
 Everything that decides what happens next is saved: weights, optimizer state, the batch order and all
 random generators; a resumed run continues exactly as the uninterrupted one would have.
+
+Nothing in a run directory is ever executed. `checkpoint.pt` holds only tensors and plain containers and
+is read with `torch.load(weights_only=True)`; the configuration it belongs to is read first from a plain
+JSON sidecar, `checkpoint.json`, so a checkpoint of another configuration (or a file normbench did not
+write) is never even opened as a tensor file.
 """
 
 import io
+import json
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from normbench.atomic import write_bytes_atomic
+from normbench.atomic import write_bytes_atomic, write_json_atomic
+from normbench.errors import ConfigError
 
 FILENAME = "checkpoint.pt"
+SIDECAR = "checkpoint.json"
+FORMAT = 2  # 1: the pickled checkpoints of normbench 0.1 (never loaded: unpickling them could run code)
 
 
 def save_checkpoint(run_dir: Path, config_hash: str, step: int, trainer) -> None:
@@ -24,28 +34,57 @@ def save_checkpoint(run_dir: Path, config_hash: str, step: int, trainer) -> None
         "optimizer": trainer.optimizer.state_dict(),
         "batches": trainer.batches.state_dict(),
         "latest": dict(trainer.latest),
-        "rng": {
-            "python": random.getstate(),
-            "numpy": np.random.get_state(),
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        },
+        "rng": _rng_state(),
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    write_bytes_atomic(Path(run_dir) / FILENAME, buffer.getvalue())
+    run_dir = Path(run_dir)
+    # The tensors first, then the sidecar that vouches for them: a kill between the two leaves a sidecar
+    # naming the previous step of the same configuration, and the step stored in the tensor file wins.
+    write_bytes_atomic(run_dir / FILENAME, buffer.getvalue())
+    write_json_atomic(run_dir / SIDECAR, {"format": FORMAT, "config_hash": config_hash, "step": step})
+
+
+def remove_checkpoint(run_dir: Path) -> None:
+    for name in (FILENAME, SIDECAR):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def read_sidecar(run_dir: Path) -> dict | None:
+    """The checkpoint's plain-JSON description ({format, config_hash, step}), None if absent or unreadable."""
+    try:
+        sidecar = json.loads((Path(run_dir) / SIDECAR).read_text())
+    except (OSError, ValueError):
+        return None
+    return sidecar if isinstance(sidecar, dict) else None
 
 
 def load_checkpoint(run_dir: Path, config_hash: str) -> dict | None:
-    """The saved state if it belongs to this configuration and can be read, else None (start afresh)."""
-    path = Path(run_dir) / FILENAME
-    if not path.is_file():
+    """The saved state of this configuration's interrupted run, or None (start from step 0).
+
+    Only a checkpoint whose sidecar names this configuration is opened, and only as tensors and plain
+    containers: anything else in the file (a pickled object, a payload) is refused with a ConfigError.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / FILENAME
+    sidecar = read_sidecar(run_dir)
+    if not path.is_file() or sidecar is None or sidecar.get("format") != FORMAT:
+        return None  # no checkpoint, or one normbench did not write in this format: never unpickled
+    if sidecar.get("config_hash") != config_hash:
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # a truncated or foreign file: restarting cleanly is the safe answer
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(
+            f"{path} is not a checkpoint normbench can load safely (it holds more than tensors and plain "
+            f"values: {first_line}); it was not executed. Delete it to start this run afresh, or pass force=true"
+        ) from None
+    if not isinstance(state, dict) or state.get("config_hash") != config_hash:
         return None
-    return state if state.get("config_hash") == config_hash else None
+    return state
 
 
 def restore(state: dict, trainer) -> None:
@@ -53,9 +92,29 @@ def restore(state: dict, trainer) -> None:
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.batches.load_state_dict(state["batches"])
     trainer.latest.update(state["latest"])
-    rng = state["rng"]
-    random.setstate(rng["python"])
-    np.random.set_state(rng["numpy"])
+    _set_rng_state(state["rng"])
+
+
+def _rng_state() -> dict:
+    """Every generator's state as tensors and plain values, loadable with weights_only=True."""
+    numpy_state = np.random.get_state(legacy=False)
+    return {
+        "python": random.getstate(),  # (version, tuple of ints, gauss): plain values
+        "numpy": {"key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+                  "pos": int(numpy_state["state"]["pos"]), "has_gauss": int(numpy_state["has_gauss"]),
+                  "gauss": float(numpy_state["gauss"])},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(rng: dict) -> None:
+    python = rng["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    numpy = rng["numpy"]
+    np.random.set_state({"bit_generator": "MT19937",
+                         "state": {"key": numpy["key"].numpy().astype(np.uint32), "pos": numpy["pos"]},
+                         "has_gauss": numpy["has_gauss"], "gauss": numpy["gauss"]})
     torch.set_rng_state(rng["torch"])
     if rng["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])

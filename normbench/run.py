@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from normbench import __version__
-from normbench.checkpoint import FILENAME as CHECKPOINT, load_checkpoint, restore, save_checkpoint
+from normbench.checkpoint import load_checkpoint, remove_checkpoint, restore, save_checkpoint
 from normbench.atomic import write_text_atomic
 from normbench.data import Splits, load_data
 from normbench.data.batches import EpochBatches
@@ -82,13 +82,15 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
         log.info("skipping %s: already %s (force=true runs it again)", run_dir.name, kept["status"])
         return {**kept, "skipped": True}
     built = build(cfg)
+    # Read (safely) before anything is written: a checkpoint that cannot be trusted refuses the run.
+    resume = None if cfg.force else load_checkpoint(run_dir, config_hash(cfg))
     started_at, started = _now(), time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "summary.json").unlink(missing_ok=True)  # a stale failed/forced summary must not outlive this attempt
     for relative, text in (extra_files or {}).items():
         write_text_atomic(run_dir / relative, text)
     try:
-        outcome, resumed_from = _train(cfg, built, run_dir)
+        outcome, resumed_from = _train(cfg, built, run_dir, resume)
     except Exception as error:
         summary = _summary(cfg, run_dir, Outcome("failed", 0, reason=f"{type(error).__name__}: {error}"),
                            built, started_at, time.perf_counter() - started)
@@ -96,14 +98,13 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
         raise
     summary = _summary(cfg, run_dir, outcome, built, started_at, time.perf_counter() - started, resumed_from)
     write_summary(run_dir, summary)
-    (run_dir / CHECKPOINT).unlink(missing_ok=True)
+    remove_checkpoint(run_dir)
     return summary
 
 
-def _train(cfg, built: Built, run_dir: Path) -> tuple[Outcome, int]:
-    """Train from the run's checkpoint if it has one (else from step 0); the outcome and the step it started at."""
+def _train(cfg, built: Built, run_dir: Path, resume: dict | None) -> tuple[Outcome, int]:
+    """Train from `resume` (a checkpoint's state) if given, else from step 0; the outcome and the start step."""
     max_steps = built.max_steps
-    resume = None if cfg.force else load_checkpoint(run_dir, config_hash(cfg))
     start = resume["step"] if resume else 0
     if not resume:
         _remove_event_files(run_dir)
