@@ -32,7 +32,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from normbench.config import NormConfig  # noqa: E402
+from normbench.config.schema import NormConfig  # noqa: E402
 from normbench.norms import NORMS, NormSite, create_norm  # noqa: E402
 
 CASES = [  # (label, role, shape, t)

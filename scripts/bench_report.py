@@ -27,7 +27,7 @@ def main() -> int:
 
     started = time.perf_counter()
     from normbench.report.pipeline import Options, build_report  # pandas, scipy, matplotlib, pyarrow
-    from normbench.report.synthetic import synthesize_results
+    from tests.report.synthetic import synthesize_results
 
     imports = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as scratch:

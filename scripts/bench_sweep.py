@@ -26,7 +26,7 @@ SPEEDUP_TARGET, OVERHEAD_TARGET_S = 1.7, 2.0
 def normbench_train(results_dir: Path, *args: str) -> float:
     """Wall seconds of one `normbench train ...` process; stops the benchmark if it fails."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "normbench.cli", "train", *args, f"results_dir={results_dir}", "progress=false"]
+    command = [sys.executable, "-m", "normbench.cli.main", "train", *args, f"results_dir={results_dir}", "progress=false"]
     started = time.perf_counter()
     out = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started

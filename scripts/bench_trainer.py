@@ -2,7 +2,7 @@
 
 import sys
 
-from normbench.bench import main
+from normbench.cli.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

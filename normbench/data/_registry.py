@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from normbench.errors import ConfigError
-from normbench.registry import Registry
+from normbench.config.registry import Registry
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Tuple
 
-from normbench.registry import Registry
+from normbench.config.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Callable, FrozenSet
 from torch import nn
 
 from normbench.errors import ConfigError
-from normbench.registry import Registry
+from normbench.config.registry import Registry
 
 ROLES = ("features", "map1d", "map2d", "step")
 ROLE_MEANING = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from normbench.atomic import write_bytes_atomic
+from normbench.rundir.atomic import write_bytes_atomic
 from normbench.report import render, sections
 from normbench.report.claims import evaluate_claims
 from normbench.report.discover import REPORT_MARKER

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-import normbench.train  # noqa: F401  (registers the structured configs and the run-name resolver)
-from normbench.paths import config_dir
+import normbench.cli.train  # noqa: F401  (registers the structured configs and the run-name resolver)
+from normbench.config.paths import config_dir
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["trainer.max_steps=40", "trainer.eval_interval=20", "trainer.log_interval=10", "progress=false"]
@@ -29,7 +29,7 @@ def make_cfg():
 def run_cli(*args, cwd=None, timeout=180):
     """`normbench ...` in a subprocess, as a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "normbench.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "normbench.cli.main", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 

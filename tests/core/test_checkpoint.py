@@ -7,10 +7,10 @@ import pickle
 import pandas as pd
 import pytest
 
-from normbench.checkpoint import FILENAME, SIDECAR, load_checkpoint, read_sidecar
+from normbench.rundir.checkpoint import FILENAME, SIDECAR, load_checkpoint, read_sidecar
 from normbench.errors import ConfigError
-from normbench.identity import config_hash, run_name
-from normbench.run import run_experiment
+from normbench.rundir.identity import config_hash, run_name
+from normbench.engine.run import run_experiment
 
 from .conftest import TINY, run_cli
 
@@ -37,7 +37,7 @@ def test_a_checkpoint_round_trips_tensors_optimizer_and_generators(make_cfg, tmp
     cfg = make_cfg(*TINY, "trainer.checkpoint_interval=10", "trainer.max_steps=20", "optim=sgd")
     run_dir = tmp_path / "run"
     # Interrupt after the first checkpoint by failing the second one.
-    from normbench import run as run_module
+    from normbench.engine import run as run_module
 
     calls = []
     real_save = run_module.save_checkpoint

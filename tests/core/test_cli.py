@@ -95,10 +95,10 @@ def test_configs_are_found_from_an_installed_wheel(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
-    out = subprocess.run([sys.executable, "-m", "normbench.cli", "train", "data=synthetic", "results_dir=out", *TINY],
+    out = subprocess.run([sys.executable, "-m", "normbench.cli.main", "train", "data=synthetic", "results_dir=out", *TINY],
                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert any((elsewhere / "out" / "default").glob("*/summary.json"))
-    probe = subprocess.run([sys.executable, "-c", "import normbench.paths as p; print(p.config_dir())"],
+    probe = subprocess.run([sys.executable, "-c", "import normbench.config.paths as p; print(p.config_dir())"],
                            cwd=elsewhere, env=env, capture_output=True, text=True)
     assert probe.stdout.strip().startswith(str(site))

@@ -1,4 +1,4 @@
-from normbench.identity import config_hash, group_hash, run_name
+from normbench.rundir.identity import config_hash, group_hash, run_name
 
 
 def test_run_name_is_readable_and_independent_of_override_order(make_cfg):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from normbench.probes import probe_landscape, step_sizes
+from normbench.engine.probes import probe_landscape, step_sizes
 
 
 def test_step_sizes_are_log_spaced_around_the_learning_rate():

@@ -1,6 +1,6 @@
 import logging
 
-from normbench.progress import Progress
+from normbench.engine.progress import Progress
 
 
 def _updates(progress, steps):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from normbench.run import run_experiment
+from normbench.engine.run import run_experiment
 
 from .conftest import TINY, read_run
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from tests.norms.norm_formulas import Context, batch_renorm, moments
 
-from normbench.config import NormConfig
+from normbench.config.schema import NormConfig
 from normbench.errors import ConfigError
 from normbench.norms import NormSite, create_norm
 from normbench.norms.batch_renorm import RenormSchedule

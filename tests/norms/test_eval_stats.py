@@ -5,7 +5,7 @@ import torch
 from tests.norms.norm_formulas import REFERENCES, Context, moments
 from torch import nn
 
-from normbench.config import NormConfig
+from normbench.config.schema import NormConfig
 from normbench.errors import ConfigError
 from normbench.norms import NORMS, NormSite, create_norm
 from normbench.norms.eval_stats import (

@@ -4,7 +4,7 @@ import pytest
 import torch
 from tests.norms.norm_formulas import Context, bn_step
 
-from normbench.config import NormConfig
+from normbench.config.schema import NormConfig
 from normbench.errors import ConfigError
 from normbench.norms import NormSite, create_norm
 from normbench.norms.ghost_batch import virtual_batch_sizes

@@ -4,7 +4,7 @@ import pytest
 import torch
 from tests.norms.norm_formulas import Context, instance, layer
 
-from normbench.config import NormConfig
+from normbench.config.schema import NormConfig
 from normbench.norms import NormSite, create_norm
 
 BN_FAMILY = ("batch", "batch_renorm", "ghost_batch", "switch")

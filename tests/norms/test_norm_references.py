@@ -13,7 +13,7 @@ import pytest
 import torch
 from tests.norms.norm_formulas import REFERENCES, Context
 
-from normbench.config import NormConfig
+from normbench.config.schema import NormConfig
 from normbench.norms import NORMS, ROLES, NormSite, create_norm
 
 CHANNELS = 6

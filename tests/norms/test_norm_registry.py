@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from normbench.config import NormConfig
+from normbench.config.schema import NormConfig
 from normbench.errors import ConfigError
 from normbench.norms import NORMS, ROLES, NormSite, create_norm, norms_for_role
 

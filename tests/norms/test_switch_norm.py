@@ -4,7 +4,7 @@ import pytest
 import torch
 from tests.norms.norm_formulas import batch_dims, moments, position_dims, sample_dims
 
-from normbench.config import NormConfig
+from normbench.config.schema import NormConfig
 from normbench.norms import NormSite, create_norm
 
 EPS = 1e-5

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from normbench.report.synthetic import flat_curves, make_summary, realistic_run, write_run_dir
+from tests.report.synthetic import flat_curves, make_summary, realistic_run, write_run_dir
 
 
 @pytest.fixture

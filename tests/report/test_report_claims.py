@@ -9,7 +9,7 @@ from normbench.report.claims import CLAIMS, evaluate_claims, verdict
 from normbench.report.groups import group_table, usable_runs
 from normbench.report.load import load_runs
 from normbench.report.run_metrics import add_run_metrics
-from normbench.report.synthetic import flat_curves
+from tests.report.synthetic import flat_curves
 
 
 def _usable(root):

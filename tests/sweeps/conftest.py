@@ -44,7 +44,7 @@ def write_tiny_study(config_dir: Path, max_steps: int = 20) -> Path:
 
 def normbench_train(*args, timeout=240, env=None, **popen):
     """`normbench train ARGS` as a subprocess (run if no popen options are given, else started)."""
-    command = [sys.executable, "-m", "normbench.cli", "train", *args]
+    command = [sys.executable, "-m", "normbench.cli.main", "train", *args]
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     if popen:
         return subprocess.Popen(command, env=env, **popen)
@@ -100,8 +100,8 @@ def compose_cfg():
     """Compose the real configs/ in-process, as `normbench train` would (hydra=True keeps the hydra node)."""
     from hydra import compose, initialize_config_dir
 
-    import normbench.train  # noqa: F401  (registers the schema and normbench's resolvers)
-    from normbench.paths import config_dir
+    import normbench.cli.train  # noqa: F401  (registers the schema and normbench's resolvers)
+    from normbench.config.paths import config_dir
 
     def make(*overrides, hydra=False):
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):

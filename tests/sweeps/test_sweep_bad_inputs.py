@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from normbench import preflight
+from normbench.config import preflight
 
 from .conftest import BASE, normbench_train, summaries
 

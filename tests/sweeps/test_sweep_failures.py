@@ -1,7 +1,7 @@
 """Failures are isolated: a run that raises is recorded as failed and the sweep goes on; the sweep ends
 with a tally and exits non-zero if any run failed or was invalid (diverged is a result, not an error)."""
 
-from normbench.sweep import Tally
+from normbench.launch.tally import Tally
 
 from .conftest import BASE, normbench_train, run_dirs, summaries, tally_counts, tiny_sweep
 

@@ -8,8 +8,8 @@ import time
 import pandas as pd
 import pytest
 
-from normbench.run import run_experiment
-from normbench.trainer import Trainer
+from normbench.engine.run import run_experiment
+from normbench.engine.trainer import Trainer
 
 from .conftest import BASE, metrics, run_dirs, summaries, tally_counts, tiny_sweep, write_tiny_study
 

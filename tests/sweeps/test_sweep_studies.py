@@ -4,7 +4,7 @@ derives its budget as documented; the blog example runs for real, shrunk."""
 import pytest
 from omegaconf import OmegaConf
 
-from normbench.sweep import count_jobs
+from normbench.launch.tally import count_jobs
 
 from .conftest import normbench_train, run_dirs, summaries, tally_counts
 

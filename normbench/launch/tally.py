@@ -7,7 +7,7 @@ Hydra reports a failed job only at the end, and only the first one (hydra #2284,
 - `on_job_end` (wherever the job runs) leaves one record per job in the sweep's ledger and logs
   "k/N runs done, ETA" from it;
 - `on_multirun_end` (main process) reads the ledger back and prints the tally: completed / diverged /
-  failed / skipped / invalid. `normbench.train.main` turns it into the exit status after Hydra returns.
+  failed / skipped / invalid. `normbench.cli.train.main` turns it into the exit status after Hydra returns.
 
 The ledger is a directory, `<sweep dir>/.sweeps/<sweep id>/`, with one small JSON file per job number,
 written atomically: parallel jobs never interleave half-lines (not even on NFS, where O_APPEND is not
@@ -31,7 +31,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from normbench.atomic import write_json_atomic
+from normbench.rundir.atomic import write_json_atomic
 
 log = logging.getLogger("normbench")
 
@@ -102,7 +102,7 @@ class SweepTally(Callback):
         self._job_started = 0.0
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from normbench.launchers import exit_if_slurm_unavailable
+        from normbench.launch.launchers import exit_if_slurm_unavailable
 
         exit_if_slurm_unavailable(config.hydra.launcher)
         sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"

@@ -15,7 +15,7 @@ def reset_global_state(seed: int, deterministic: bool, num_threads: int) -> None
     """Seeds, determinism flags, thread count and torch's process-wide defaults, all to this run's values.
 
     num_threads=0 means torch's default: set explicitly all the same, since a reused worker may still
-    hold the thread count of a previous job. (In a sweep, normbench.job_resources has already replaced 0
+    hold the thread count of a previous job. (In a sweep, normbench.launch.job_resources has already replaced 0
     by the job's share of the CPUs.)
     """
     random.seed(seed)

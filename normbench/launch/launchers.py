@@ -2,7 +2,7 @@
 a refusal of SLURM sweeps on a machine without SLURM.
 
 submitit_slurm calls `sbatch`; without it on PATH every job would fail with a traceback. The sweep
-callback (normbench.sweep) checks once the launcher is composed, before anything is submitted.
+callback (normbench.launch.tally) checks once the launcher is composed, before anything is submitted.
 """
 
 import importlib.util
@@ -11,7 +11,7 @@ import sys
 
 from omegaconf import OmegaConf
 
-from normbench.paths import config_dir
+from normbench.config.paths import config_dir
 
 # Hydra's launcher plugins: the name in `hydra/launcher=NAME` -> (pip package, module it installs).
 LAUNCHER_PLUGINS = {

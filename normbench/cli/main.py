@@ -19,7 +19,7 @@ commands:
 
 
 def _train(argv: list[str]) -> int:
-    from normbench.train import main as train_main
+    from normbench.cli.train import main as train_main
 
     sys.argv = ["normbench train", *argv]
     train_main()
@@ -33,7 +33,7 @@ def _report(argv: list[str]) -> int:
 
 
 def _bench(argv: list[str]) -> int:
-    from normbench.bench import main as bench_main
+    from normbench.cli.bench import main as bench_main
 
     return bench_main(argv)
 

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from normbench.atomic import write_json_atomic
+from normbench.rundir.atomic import write_json_atomic
 
 FILENAME = "summary.json"
 FINISHED = ("completed", "diverged")  # a sweep never runs these again (unless force=true)

@@ -2,7 +2,7 @@
 
 Torch and everything that imports it load inside the task, so `--help`, `--cfg` and tab completion stay fast.
 In a sweep (-m), a job's failure is recorded and the sweep goes on; `main` exits non-zero afterwards if
-any job failed or was invalid (normbench.sweep keeps the tally).
+any job failed or was invalid (normbench.launch.tally keeps the tally).
 """
 
 import logging
@@ -15,13 +15,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from normbench import sweep
-from normbench.config import register_configs
+from normbench.launch import tally as sweep
+from normbench.config.schema import register_configs
 from normbench.errors import ConfigError
-from normbench.identity import run_name
-from normbench.job_resources import fit_job_to_launcher
-from normbench.paths import config_dir
-from normbench.preflight import command_line_error
+from normbench.rundir.identity import run_name
+from normbench.launch.job_resources import fit_job_to_launcher
+from normbench.config.paths import config_dir
+from normbench.config.preflight import command_line_error
 
 log = logging.getLogger("normbench")
 
@@ -67,7 +67,7 @@ def _hydra_files(cfg: DictConfig) -> dict[str, str]:
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def task(cfg: DictConfig) -> str:
-    from normbench.run import run_experiment  # imports torch
+    from normbench.engine.run import run_experiment  # imports torch
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)

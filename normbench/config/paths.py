@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # normbench/
 
 
 def config_dir() -> Path:

@@ -10,8 +10,8 @@ Anything else is left to Hydra, which validates the whole composed config.
 
 import difflib
 
-from normbench.launchers import LAUNCHER_PLUGINS, installed_launchers, plugin_installed, preset_launcher
-from normbench.paths import config_dir
+from normbench.launch.launchers import LAUNCHER_PLUGINS, installed_launchers, plugin_installed, preset_launcher
+from normbench.config.paths import config_dir
 
 CHECKED_GROUPS = {"experiment": "a study", "launcher": "a launcher preset"}
 

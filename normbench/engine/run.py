@@ -14,21 +14,21 @@ from pathlib import Path
 import torch
 
 from normbench import __version__
-from normbench.checkpoint import load_checkpoint, remove_checkpoint, restore, save_checkpoint
-from normbench.atomic import write_text_atomic
+from normbench.rundir.checkpoint import load_checkpoint, remove_checkpoint, restore, save_checkpoint
+from normbench.rundir.atomic import write_text_atomic
 from normbench.data import Splits, load_data
 from normbench.data.batches import EpochBatches
-from normbench.device import resolve_device
+from normbench.engine.device import resolve_device
 from normbench.errors import ConfigError
-from normbench.identity import config_hash, group_hash, model_label, norm_label
-from normbench.metrics_log import MetricsLog
+from normbench.rundir.identity import config_hash, group_hash, model_label, norm_label
+from normbench.rundir.metrics_log import MetricsLog
 from normbench.models import InputSpec, build_model
 from normbench.optim import build_optimizer
-from normbench.progress import Progress
-from normbench.seeding import reset_global_state
-from normbench.summary import FINISHED, read_summary, write_summary
-from normbench.trainer import Outcome, Trainer
-from normbench.validate import validate
+from normbench.engine.progress import Progress
+from normbench.engine.seeding import reset_global_state
+from normbench.rundir.summary import FINISHED, read_summary, write_summary
+from normbench.engine.trainer import Outcome, Trainer
+from normbench.config.validate import validate
 
 log = logging.getLogger("normbench")
 

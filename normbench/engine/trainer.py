@@ -15,15 +15,15 @@ import torch.nn.functional as F
 
 from normbench.data import Splits
 from normbench.data.batches import EpochBatches
-from normbench.metrics_log import MetricsLog
+from normbench.rundir.metrics_log import MetricsLog
 from normbench.norms.eval_stats import (
     evaluation_statistics,
     has_batch_statistics,
     norm_scalars,
     recompute_precise_statistics,
 )
-from normbench.probes import probe_landscape, step_sizes
-from normbench.progress import Progress
+from normbench.engine.probes import probe_landscape, step_sizes
+from normbench.engine.progress import Progress
 
 
 @dataclass

@@ -10,7 +10,7 @@ import re
 
 from omegaconf import DictConfig, OmegaConf
 
-from normbench.config import NON_IDENTITY_KEYS
+from normbench.config.schema import NON_IDENTITY_KEYS
 
 # Nested settings that, like NON_IDENTITY_KEYS, change how a run is carried out, not what it computes:
 # checkpoints only make a run resumable (the SLURM presets switch them on), so they must not split its identity.

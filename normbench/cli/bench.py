@@ -16,8 +16,8 @@ CASES = [("mlp", "batch"), ("mlp", "layer"), ("cnn", "batch"), ("cnn", "layer"),
 def _compose(overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
-    import normbench.train  # noqa: F401  (registers configs and the run-name resolver)
-    from normbench.paths import config_dir
+    import normbench.cli.train  # noqa: F401  (registers configs and the run-name resolver)
+    from normbench.config.paths import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose("config", overrides=overrides)
@@ -27,7 +27,7 @@ def bare_loop_steps_per_s(cfg, steps: int) -> float:
     import torch
     import torch.nn.functional as F
 
-    from normbench.run import build
+    from normbench.engine.run import build
 
     built = build(cfg)
     model, optimizer, x, y = built.model, built.optimizer, built.data.x_train, built.data.y_train
@@ -44,7 +44,7 @@ def bare_loop_steps_per_s(cfg, steps: int) -> float:
 
 
 def normbench_steps_per_s(cfg, out: Path) -> float:
-    from normbench.run import run_experiment
+    from normbench.engine.run import run_experiment
 
     summary = run_experiment(cfg, out)
     return summary["steps_per_s"]

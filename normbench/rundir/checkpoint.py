@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from normbench.atomic import write_bytes_atomic, write_json_atomic
+from normbench.rundir.atomic import write_bytes_atomic, write_json_atomic
 from normbench.errors import ConfigError
 
 FILENAME = "checkpoint.pt"

@@ -11,7 +11,7 @@ import os
 
 from omegaconf import DictConfig
 
-from normbench.sweep import sweep_total
+from normbench.launch.tally import sweep_total
 
 
 def usable_cpus() -> int:
@@ -68,5 +68,5 @@ def fit_job_to_launcher(cfg: DictConfig, hydra_cfg) -> None:
     cfg.device = device_for_job(cfg.device, int(hydra_cfg.job.num))
     if launcher_kind(launcher_cfg) != "basic":
         # Parallel jobs share one terminal: bars or per-run lines from each would interleave into noise.
-        # The sweep's own "k/N done" lines (normbench.sweep) report progress instead.
+        # The sweep's own "k/N done" lines (normbench.launch.tally) report progress instead.
         cfg.progress = False

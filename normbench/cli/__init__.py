@@ -1,0 +1,1 @@
+"""Command-line entry points: `normbench` and its subcommands; `train` is the Hydra app."""

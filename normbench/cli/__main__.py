@@ -1,0 +1,3 @@
+from normbench.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""One run, carried out: build (data, model, optimizer), train, probe, report progress."""
