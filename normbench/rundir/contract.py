@@ -1,0 +1,72 @@
+"""The run-directory contract: what a run writes and what the report reads, declared once.
+
+Torch-free and schema-free, so the writers (engine, rundir) and the reader (report) share it without either
+reaching into the other. A run directory `<results_dir>/<experiment>/<run-name>/` holds:
+
+  .hydra/config.yaml   the resolved config the run used (normbench writes it, after its checks)
+  identity.json        {"identity_version", "config_hash", "group_hash", "identity"}: what the run computes
+  metrics.csv          tidy long rows `step,split,metric,value`
+  events.out.tfevents.*  the same scalars for TensorBoard
+  summary.json         the final record and the completion marker, written atomically last
+  checkpoint.pt + checkpoint.json   while a checkpointed run is in progress
+"""
+
+import hashlib
+import json
+
+# --- file names ----------------------------------------------------------------------------------------
+SUMMARY = "summary.json"
+METRICS = "metrics.csv"
+IDENTITY = "identity.json"
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_SIDECAR = "checkpoint.json"
+HYDRA_DIR = ".hydra"
+HYDRA_CONFIG = f"{HYDRA_DIR}/config.yaml"
+HYDRA_OVERRIDES = f"{HYDRA_DIR}/overrides.yaml"
+EVENTS_PREFIX = "events.out.tfevents."
+NORMS_FILE = "norms.json"
+
+# --- statuses --------------------------------------------------------------------------------------------
+COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"
+RUN_STATUSES = (COMPLETED, DIVERGED, FAILED)  # what summary.json may say
+FINISHED = (COMPLETED, DIVERGED)  # a sweep never runs these again (unless force=true); the report's usable runs
+
+# --- metrics.csv -----------------------------------------------------------------------------------------
+METRICS_COLUMNS = ("step", "split", "metric", "value")
+METRICS_HEADER = ",".join(METRICS_COLUMNS)
+
+# --- summary.json ----------------------------------------------------------------------------------------
+FINAL_KEYS = ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc")
+# Keys every summary has a value for: the report refuses a summary without them.
+REQUIRED_SUMMARY_KEYS = ("status", "group_hash", "model", "norm", "data", "batch_size", "seed", "optimizer", "lr")
+# The hyperparameters logged to TensorBoard's HParams plugin (an event-only run is read back from them).
+HPARAM_KEYS = ("model", "norm", "data", "batch_size", "optimizer", "lr", "seed")
+
+# --- identity ----------------------------------------------------------------------------------------------
+# Version 1 (normbench 0.1): the hash of the whole resolved union config. Version 2: the options a run uses.
+IDENTITY_VERSION = 2
+# Top-level settings of how a run is carried out or shown, not what it computes: never part of an identity.
+NON_IDENTITY_KEYS = ("progress", "results_dir", "force", "device", "num_threads", "experiment", "extra", "user_dir")
+
+
+def digest(obj) -> str:
+    """The 12-hex-digit hash of a JSON-able object (key order does not matter)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def hashes(identity: dict) -> tuple[str, str]:
+    """(config_hash, group_hash) of an identity dict: the group hash leaves out the seed, so the seeds of one
+    configuration share it and are the only runs the report averages together."""
+    without_seed = {key: value for key, value in identity.items() if key != "seed"}
+    return digest(identity), digest(without_seed)
+
+
+# --- labels ------------------------------------------------------------------------------------------------
+def model_label(model: str, cell: str | None = None) -> str:
+    """`rnn` with cell `gru` is the model `rnn-gru`: an LSTM and a GRU are compared as different models."""
+    return f"{model}-{cell}" if cell else str(model)
+
+
+def norm_label(norm: str, layer_norms=None) -> str:
+    """A norm per layer (e.g. the blog's [batch, layer]) reads `batch+layer`."""
+    return "+".join(layer_norms) if layer_norms else str(norm)
