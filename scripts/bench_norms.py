@@ -32,8 +32,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from normbench.config.schema import NormConfig  # noqa: E402
-from normbench.norms import NORMS, NormSite, create_norm  # noqa: E402
+from normbench.norms import NORMS, NormSite, create_norm, norm_config  # noqa: E402
 
 CASES = [  # (label, role, shape, t)
     ("features (128, 256)", "features", (128, 256), None),
@@ -158,7 +157,8 @@ def prepare(module, shape, t, device):
 
 def build(name: str, role: str, shape) -> nn.Module:
     channels = shape[-1] if role in ("features", "step") else shape[1]
-    cfg = NormConfig(name=name, groups=4, max_time_steps=64, virtual_batch_size=32)
+    own = {"group": {"groups": 4}, "ghost_batch": {"virtual_batch_size": 32}}.get(name, {})
+    cfg = norm_config(name, **own)
     return create_norm(cfg, NormSite(role, channels))
 
 
@@ -180,7 +180,7 @@ def main() -> None:
     print(f"| norm | input | normbench µs | native µs | time ratio | normbench {memory_label} | native {memory_label} | memory ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name in names:
-        roles = NORMS.get(name).roles
+        roles = NORMS.get(name).traits.roles
         for label, role, shape, t in CASES:
             if role not in roles:
                 continue

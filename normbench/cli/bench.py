@@ -27,7 +27,7 @@ def bare_loop_steps_per_s(cfg, steps: int) -> float:
     import torch
     import torch.nn.functional as F
 
-    from normbench.engine.run import build
+    from normbench.engine.build import build
 
     built = build(cfg)
     model, optimizer, x, y = built.model, built.optimizer, built.data.x_train, built.data.y_train

@@ -1,12 +1,12 @@
-"""`normbench train`: the Hydra app. Thin: compose and check the config, hand it to `run.run_experiment`.
+"""`normbench train`: the Hydra app. Thin: compose and check the config, hand it to `engine.run.run_experiment`.
 
-Torch and everything that imports it load inside the task, so `--help`, `--cfg` and tab completion stay fast.
-In a sweep (-m), a job's failure is recorded and the sweep goes on; `main` exits non-zero afterwards if
-any job failed or was invalid (normbench.launch.tally keeps the tally).
+Every option (the package's, installed plugins', and a `user_dir=DIR`'s) registers its schema before Hydra
+composes, so each option's keys are typed and checked by Hydra itself. In a sweep (-m), a job's failure is
+recorded and the sweep goes on; `main` exits non-zero afterwards if any job failed or was invalid
+(normbench.launch.tally keeps the tally).
 """
 
 import logging
-import math
 import sys
 from pathlib import Path
 
@@ -15,42 +15,21 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from normbench.launch import tally as sweep
+from normbench.config.paths import config_dir
+from normbench.config.plugins import load_options, user_configs, user_dir_argument
+from normbench.config.preflight import command_line_error
+from normbench.config.resolvers import register_resolvers
 from normbench.config.schema import register_configs
 from normbench.errors import ConfigError
-from normbench.rundir.identity import run_name
+from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
-from normbench.config.paths import config_dir
-from normbench.config.preflight import command_line_error
+from normbench.rundir.contract import HYDRA_CONFIG, HYDRA_DIR, HYDRA_OVERRIDES
 
 log = logging.getLogger("normbench")
 
-
-def _run_name_resolver(*, _root_: DictConfig) -> str:
-    return run_name(_root_, _root_.hydra.overrides.task)
-
-
-def _div(numerator, denominator) -> int:
-    """`${nb_div:a,b}`: a // b, at least 1. E.g. a budget of training samples as steps: samples // batch_size."""
-    return max(1, int(numerator) // int(denominator))
-
-
-LR_SCALING = {"linear": 1.0, "sqrt": 0.5, "none": 0.0}
-
-
-def _scaled_lr(rule, base_lr, batch_size, base_batch_size) -> float:
-    """`${nb_scaled_lr:rule,base_lr,batch_size,base_batch_size}`: base_lr x (batch_size / base_batch_size)^p,
-    p = 1 for `linear` (Goyal et al. 2017; Wu & He 2018's 0.1 x N/32), 0.5 for `sqrt` (Adam: Malladi et al.
-    2022), 0 for `none`."""
-    if rule not in LR_SCALING:
-        raise ValueError(f"nb_scaled_lr: unknown rule {rule!r}; choose one of: {', '.join(LR_SCALING)}")
-    return float(base_lr) * math.pow(int(batch_size) / int(base_batch_size), LR_SCALING[rule])
-
-
-OmegaConf.register_new_resolver("nb_run_name", _run_name_resolver, replace=True)
-OmegaConf.register_new_resolver("nb_div", _div, replace=True)
-OmegaConf.register_new_resolver("nb_scaled_lr", _scaled_lr, replace=True)
+register_resolvers()
 register_configs()
+load_options()  # the package's options and installed plugins; a user_dir's are loaded by `main`
 
 
 def _hydra_files(cfg: DictConfig) -> dict[str, str]:
@@ -59,9 +38,9 @@ def _hydra_files(cfg: DictConfig) -> dict[str, str]:
     recorded as the numbers the run used, readable without normbench's resolvers registered."""
     hydra_cfg = HydraConfig.get()
     return {
-        ".hydra/config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
-        ".hydra/overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(list(hydra_cfg.overrides.task))),
-        ".hydra/hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_cfg)})),
+        HYDRA_CONFIG: OmegaConf.to_yaml(cfg, resolve=True),
+        HYDRA_OVERRIDES: OmegaConf.to_yaml(OmegaConf.create(list(hydra_cfg.overrides.task))),
+        f"{HYDRA_DIR}/hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_cfg)})),
     }
 
 
@@ -75,6 +54,7 @@ def task(cfg: DictConfig) -> str:
     if in_sweep:
         fit_job_to_launcher(cfg, hydra_cfg)
     try:
+        load_options(cfg.user_dir)  # a launcher's worker process starts with the package's options only
         summary = run_experiment(cfg, run_dir, extra_files=_hydra_files(cfg))
     except ConfigError as error:
         _remove_if_empty(run_dir)
@@ -113,14 +93,28 @@ def _remove_if_empty(run_dir: Path) -> None:
 
 
 def main() -> None:
-    problem = command_line_error(sys.argv[1:])
-    if problem:
-        print(f"normbench: error: {problem}", file=sys.stderr)
+    try:
+        _prepare_command_line()
+    except ConfigError as error:
+        print(f"normbench: error: {error}", file=sys.stderr)
         sys.exit(2)
     task()
     tally = sweep.last_tally()
     if tally is not None and not tally.ok:
         sys.exit(1)  # after Hydra returns: every job ran, and the tally above says which ones went wrong
+
+
+def _prepare_command_line() -> None:
+    """Check the command line, load a user_dir's plugins and put its configs/ on Hydra's search path."""
+    problem = command_line_error(sys.argv[1:])
+    if problem:
+        raise ConfigError(problem)
+    user_dir = user_dir_argument(sys.argv[1:])
+    if user_dir:
+        load_options(user_dir)
+        configs = user_configs(user_dir)
+        if configs is not None:
+            sys.argv.append(f"hydra.searchpath=[file://{configs}]")
 
 
 if __name__ == "__main__":

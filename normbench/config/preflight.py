@@ -56,7 +56,7 @@ SEARCH_PATH_OPTIONS = ("--config-dir", "-cd", "--config-path", "-cp")
 
 def command_line_error(argv: list[str]) -> str | None:
     """The first problem with the command line's experiment/launcher choices, as one line; None if fine."""
-    extra_configs = any(arg.split("=", 1)[0] in SEARCH_PATH_OPTIONS for arg in argv)
+    extra_configs = any(arg.split("=", 1)[0] in SEARCH_PATH_OPTIONS or arg.startswith("user_dir=") for arg in argv)
     for argument in argv:
         key, sep, value = argument.partition("=")
         key = key.lstrip("+~")

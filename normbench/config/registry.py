@@ -1,52 +1,80 @@
-"""A name -> builder registry whose entries register themselves: adding one is one module, nothing else."""
+"""Name -> option registries whose entries register themselves, with their schema, in one decorator.
+
+An option (a norm, a model, a data set, an optimizer) is one module that decorates its builder:
+
+    @register_norm("group", roles=(...), config=GroupNormConfig)
+    def build(cfg: GroupNormConfig, site) -> nn.Module: ...
+
+The decorator records the builder and stores the schema in Hydra's ConfigStore as `schema/<group>/<name>`;
+configs/config.yaml merges the selected option's YAML onto it (`schema/norm@norm: ${norm}`), so Hydra
+types and checks every key of the option, and only its keys. Entries come from the package's own modules,
+from a user directory (`user_dir=DIR`) and from the `normbench.plugins` entry points (normbench/config/plugins.py).
+"""
 
 import importlib
 import pkgutil
-from typing import Callable, Dict, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Generic, TypeVar
+
+from hydra.core.config_store import ConfigStore
 
 from normbench.errors import ConfigError
 
-Entry = TypeVar("Entry")
+Build = TypeVar("Build", bound=Callable)
 
 
-class Registry(Generic[Entry]):
-    """Entries of one kind (norms, models, datasets), found by importing every module of `package`."""
+@dataclass(frozen=True)
+class Option(Generic[Build]):
+    name: str
+    build: Build
+    config: type  # the option's schema dataclass
+    traits: Any = None  # what the kind records beside the builder (e.g. a norm's roles)
 
-    def __init__(self, kind: str, package: str):
-        self.kind = kind
+
+class Registry(Generic[Build]):
+    """The options of one kind, e.g. Registry("norm", "normbench.norms", NormConfig)."""
+
+    def __init__(self, group: str, package: str, base_config: type):
+        self.group, self.base_config = group, base_config
         self._package = package
-        self._entries: Dict[str, Entry] = {}
+        self._entries: Dict[str, Option[Build]] = {}
         self._loaded = False
 
-    def add(self, name: str, entry: Entry) -> None:
-        if name in self._entries:
-            raise ValueError(f"{self.kind} {name!r} is registered twice")
-        self._entries[name] = entry
+    def register(self, name: str, config: type | None = None, traits: Any = None) -> Callable[[Build], Build]:
+        """Decorator: register the decorated builder as option `name` with schema `config` (default: the
+        kind's base schema, for an option without hyperparameters of its own)."""
+        config = config or self.base_config
+        if not issubclass(config, self.base_config):
+            raise TypeError(f"{self.group} {name!r}: its config {config.__name__} must derive from "
+                            f"{self.base_config.__name__}")
 
-    def register(self, name: str) -> Callable:
-        """Decorator: register the decorated function itself as entry `name`."""
-
-        def decorate(fn):
-            self.add(name, fn)
-            return fn
+        def decorate(build: Build) -> Build:
+            existing = self._entries.get(name)
+            if existing is not None and _qualified(existing.build) != _qualified(build):
+                raise ValueError(f"{self.group} {name!r} is registered twice ({existing.build.__module__} and "
+                                 f"{build.__module__})")
+            self._entries[name] = Option(name, build, config, traits)
+            ConfigStore.instance().store(group=f"schema/{self.group}", name=name, node=config)
+            return build
 
         return decorate
 
-    def get(self, name: str) -> Entry:
-        self._load()
+    def get(self, name: str) -> Option[Build]:
+        self.load()
         if name not in self._entries:
-            raise ConfigError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}")
+            raise ConfigError(f"unknown {self.group} {name!r}; choose one of: {', '.join(self.names())}")
         return self._entries[name]
 
     def names(self) -> list[str]:
-        self._load()
+        self.load()
         return sorted(self._entries)
 
-    def entries(self) -> Dict[str, Entry]:
-        self._load()
+    def entries(self) -> Dict[str, Option[Build]]:
+        self.load()
         return dict(self._entries)
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Import every module of the package (each registers itself); plugins register when imported."""
         if self._loaded:
             return
         self._loaded = True
@@ -54,3 +82,8 @@ class Registry(Generic[Entry]):
         for module in pkgutil.iter_modules(package.__path__):
             if not module.name.startswith("_"):
                 importlib.import_module(f"{self._package}.{module.name}")
+
+
+def _qualified(build: Callable) -> str:
+    """A builder's full name: a module executed again (e.g. a test reloading a plugin) re-registers the same one."""
+    return f"{build.__module__}.{build.__qualname__}"

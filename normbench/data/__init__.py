@@ -7,7 +7,7 @@ from normbench.errors import ConfigError
 
 
 def load_data(data_cfg) -> Splits:
-    splits = DATASETS.get(data_cfg.name)(data_cfg)
+    splits = DATASETS.get(data_cfg.name).build(data_cfg)
     expected = tuple(data_cfg.shape)
     actual = tuple(splits.x_train.shape[1:])
     if actual != expected:

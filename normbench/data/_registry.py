@@ -1,4 +1,5 @@
-"""Datasets by name. A dataset module registers `load(data_cfg) -> Splits` (CPU tensors)."""
+"""Data sets by name. A data set module registers `load(cfg) -> Splits` (CPU tensors), `cfg` an instance of
+its schema (a `DataConfig` subclass; the plain `DataConfig` for a data set with no keys of its own)."""
 
 import math
 from dataclasses import dataclass
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from normbench.errors import ConfigError
+from normbench.config.options import DataConfig
 from normbench.config.registry import Registry
 
 
@@ -22,11 +24,12 @@ class Splits:
         return Splits(*(t.to(device) for t in (self.x_train, self.y_train, self.x_test, self.y_test)))
 
 
-DATASETS = Registry("data", "normbench.data")
+DATASETS: Registry = Registry("data", "normbench.data", DataConfig)
 
 
-def register_dataset(name: str):
-    return DATASETS.register(name)
+def register_dataset(name: str, config: type[DataConfig] | None = None):
+    """Decorator for `load(cfg) -> Splits`, registered as data set `name` with schema `config`."""
+    return DATASETS.register(name, config)
 
 
 def as_splits(x_train, y_train, x_test, y_test, shape) -> Splits:

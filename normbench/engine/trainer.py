@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from normbench.data import Splits
-from normbench.data.batches import EpochBatches
-from normbench.rundir.metrics_log import MetricsLog
+from normbench.engine.build import Built
+from normbench.engine.probes import probe_landscape, step_sizes
+from normbench.engine.progress import Progress
 from normbench.norms.eval_stats import (
+    evaluation_policy,
     evaluation_statistics,
     has_batch_statistics,
     norm_scalars,
     recompute_precise_statistics,
 )
-from normbench.engine.probes import probe_landscape, step_sizes
-from normbench.engine.progress import Progress
+from normbench.norms.hooks import TrainStepAware
+from normbench.rundir.metrics_log import MetricsLog
 
 
 @dataclass
@@ -55,11 +56,13 @@ class Settings:
 
 
     @classmethod
-    def from_config(cls, cfg) -> "Settings":
+    def from_config(cls, cfg, norm) -> "Settings":
+        """From the run's config and its norm's typed config (which decides the evaluation statistics)."""
         t, p = cfg.trainer, cfg.probe
         etas = tuple(step_sizes(cfg.optim.lr, p.min_scale, p.max_scale, p.points))
+        eval_stats, precise_batches = evaluation_policy(norm)
         return cls(cfg.batch_size, cfg.seed, t.log_interval, t.eval_interval, t.eval_batch_size, t.checkpoint_interval,
-                   t.grad_clip, t.divergence_loss, cfg.norm.eval_stats, cfg.norm.precise_batches, p.every, etas)
+                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas)
 
 
 @dataclass
@@ -73,17 +76,33 @@ class _Window:
 
 
 class Trainer:
-    def __init__(self, cfg, model, optimizer, data: Splits, batches: EpochBatches, log: MetricsLog,
-                 progress: Progress, max_steps: int, start_step: int = 0):
-        self.settings = Settings.from_config(cfg)
-        self.model, self.optimizer, self.data = model, optimizer, data
-        self.batches, self.log, self.progress = batches, log, progress
-        self.max_steps, self.step = max_steps, start_step
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.step_hooks = [m for m in model.modules() if hasattr(m, "on_train_step")]
-        self.batch_stats = has_batch_statistics(model)
-        self.latest: dict = {}
-        self.on_checkpoint = None  # set by the runner: called with the step at each checkpoint interval
+    """Trains `model` on `batches` for `max_steps` optimizer steps, logging to `log`.
+
+    `built` gives the model, optimizer, data, batches and the budget in steps. `on_checkpoint(step, state)` (optional) is called at every checkpoint interval with `state_dict()`;
+    `load_state_dict` resumes from such a state exactly where it was taken.
+    """
+
+    def __init__(self, built: Built, settings: Settings, log: MetricsLog, progress: Progress, on_checkpoint=None):
+        self.settings = settings
+        self.model, self.optimizer, self.data, self.batches = built.model, built.optimizer, built.data, built.batches
+        self.log, self.progress, self.on_checkpoint = log, progress, on_checkpoint
+        self.max_steps, self.step = built.max_steps, 0
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.step_hooks = [m for m in self.model.modules() if isinstance(m, TrainStepAware)]
+        self.batch_stats = has_batch_statistics(self.model)
+        self.latest: dict = {}  # the last logged train/test metrics: the run's final values
+
+    def state_dict(self) -> dict:
+        """Everything that decides what training does next, except the global random generators."""
+        return {"step": self.step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "batches": self.batches.state_dict(), "latest": dict(self.latest)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = state["step"]
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.batches.load_state_dict(state["batches"])
+        self.latest.update(state["latest"])
 
     def fit(self) -> Outcome:
         settings = self.settings
@@ -107,7 +126,7 @@ class Trainer:
             if at_eval:
                 self.evaluate()
             if at_checkpoint:
-                self.on_checkpoint(self.step)
+                self.on_checkpoint(self.step, self.state_dict())
         return Outcome("completed", self.step, self._final_metrics(), train_seconds=time.perf_counter() - started)
 
     def _every(self, interval: int) -> bool:
@@ -143,8 +162,7 @@ class Trainer:
         acc = torch.stack(window.correct).sum().item() / (batch * len(losses))
         lr = self.optimizer.param_groups[0]["lr"]
         throughput = len(losses) * batch / max(time.perf_counter() - window.started, 1e-9)
-        self.log.csv_only(window.first_step, "train", "loss", losses)
-        self.log.writer.add_scalar("train/loss", sum(losses) / len(losses), self.step)
+        self.log.per_step(window.first_step, "train", "loss", losses)
         for metric, value in (("acc", acc), ("lr", lr), ("samples_per_s", throughput)):
             self.log.scalar(self.step, "train", metric, value)
         if grad_norm is not None:
@@ -156,7 +174,7 @@ class Trainer:
     def _diverged(self, window: _Window, losses: list, bad: int) -> Outcome:
         step = window.first_step + bad
         value = losses[bad]
-        self.log.csv_only(window.first_step, "train", "loss", losses[:bad])
+        self.log.per_step(window.first_step, "train", "loss", losses[:bad])
         reason = (f"train loss became {value} at step {step}" if not math.isfinite(value)
                   else f"train loss {value:.4g} exceeded trainer.divergence_loss={self.settings.divergence_loss:g} at step {step}")
         self.log.flush()
@@ -169,7 +187,7 @@ class Trainer:
         if self.batch_stats and settings.eval_stats == "precise":
             recompute_precise_statistics(self.model, self._precise_batches(settings.precise_batches))
         self.model.eval()
-        mode = "batch" if settings.eval_stats == "batch" else "running"
+        mode = "batch" if settings.eval_stats == "batch" else "running"  # precise statistics are running ones
         with evaluation_statistics(self.model, mode):
             loss, acc = self._test_metrics()
         self.log.scalar(self.step, "test", "loss", loss)

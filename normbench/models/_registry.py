@@ -1,8 +1,16 @@
-"""Models by name. A model module registers `build(model_cfg, norm_cfg, spec) -> nn.Module`."""
+"""Models by name. A model module registers `build(cfg, spec, make_norm) -> nn.Module`:
+
+  cfg        an instance of the model's own schema (a `ModelConfig` subclass)
+  spec       the data's InputSpec (one sample's shape, the number of classes)
+  make_norm  a NormFactory: make_norm(role, num_features) -> the selected norm for that site
+"""
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Callable, Tuple
 
+from torch import nn
+
+from normbench.config.options import ModelConfig
 from normbench.config.registry import Registry
 
 
@@ -18,12 +26,13 @@ class InputSpec:
         return len(self.shape) - 1
 
 
-MODELS = Registry("model", "normbench.models")
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model", "normbench.models", ModelConfig)
 
 
-def register_model(name: str):
-    return MODELS.register(name)
+def register_model(name: str, config: type[ModelConfig] | None = None):
+    """Decorator for `build(cfg, spec, make_norm) -> nn.Module`, registered as model `name` with schema `config`."""
+    return MODELS.register(name, config)
 
 
-def build_model(model_cfg, norm_cfg, spec: InputSpec):
-    return MODELS.get(model_cfg.name)(model_cfg, norm_cfg, spec)
+def build_model(cfg: ModelConfig, spec: InputSpec, make_norm) -> nn.Module:
+    return MODELS.get(cfg.name).build(cfg, spec, make_norm)

@@ -5,13 +5,33 @@ the MNIST-1D paper's CNN: three convs of 25 channels, kernels 5/3/3, stride 2, p
 """
 
 import copy
+from dataclasses import dataclass, field
+from typing import List
 
 import torch
 from torch import nn
 
+from normbench.config.options import ModelConfig
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
-from normbench.norms import NormSite, create_norm
+
+
+@dataclass
+class CNNConfig(ModelConfig):
+    # One entry per conv layer; 1-D or 2-D convs follow the data's shape.
+    channels: List[int] = field(default_factory=lambda: [25, 25, 25])
+    kernel_sizes: List[int] = field(default_factory=lambda: [5, 3, 3])
+    strides: List[int] = field(default_factory=lambda: [2, 2, 2])
+    padding: int = 1
+
+    def check(self) -> None:
+        lengths = {len(self.channels), len(self.kernel_sizes), len(self.strides)}
+        if len(lengths) != 1 or not self.channels:
+            raise ConfigError("model.channels, model.kernel_sizes and model.strides must be non-empty lists of "
+                              "equal length")
+        if min(*self.channels, *self.kernel_sizes, *self.strides) < 1 or self.padding < 0:
+            raise ConfigError("model.channels, model.kernel_sizes and model.strides must be positive and "
+                              "model.padding >= 0")
 
 
 class CNN(nn.Module):
@@ -23,27 +43,20 @@ class CNN(nn.Module):
         return self.head(self.features(x).flatten(1))
 
 
-def _check_layers(model_cfg, spec) -> None:
+@register_model("cnn", config=CNNConfig)
+def build(cfg: CNNConfig, spec, make_norm):
     if spec.spatial_dims not in (1, 2):
         raise ConfigError(
             f"model=cnn needs data with positions (shape [C, L] or [C, H, W]); this data has shape "
             f"{list(spec.shape)} (for synthetic data try data.shape=[1,128])"
         )
-    lengths = {len(model_cfg.channels), len(model_cfg.kernel_sizes), len(model_cfg.strides)}
-    if len(lengths) != 1 or not model_cfg.channels:
-        raise ConfigError("model.channels, model.kernel_sizes and model.strides must be non-empty lists of equal length")
-
-
-@register_model("cnn")
-def build(model_cfg, norm_cfg, spec):
-    _check_layers(model_cfg, spec)
     conv_cls = nn.Conv1d if spec.spatial_dims == 1 else nn.Conv2d
     role = "map1d" if spec.spatial_dims == 1 else "map2d"
     layers, channels = [], spec.shape[0]
-    for out, kernel, stride in zip(model_cfg.channels, model_cfg.kernel_sizes, model_cfg.strides):
+    for out, kernel, stride in zip(cfg.channels, cfg.kernel_sizes, cfg.strides):
         layers += [
-            conv_cls(channels, out, kernel, stride=stride, padding=model_cfg.padding),
-            create_norm(norm_cfg, NormSite(role, out, "model=cnn")),
+            conv_cls(channels, out, kernel, stride=stride, padding=cfg.padding),
+            make_norm(role, out),
             nn.ReLU(),
         ]
         channels = out

@@ -5,13 +5,36 @@ the second layer (15,210 parameters without norms). `layer_norms` sets a norm pe
 """
 
 import math
+from dataclasses import dataclass, field
+from typing import List, Optional
 
 import torch
 from torch import nn
 
+from normbench.config.options import ModelConfig
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
-from normbench.norms import NormSite, create_norm
+
+
+@dataclass
+class MLPConfig(ModelConfig):
+    # Widths of the hidden layers; a residual connection joins consecutive layers of equal width.
+    hidden: List[int] = field(default_factory=lambda: [100, 100])
+    residual: bool = True
+    # One norm name per hidden layer (e.g. [batch, layer]); null = `norm` for every layer.
+    layer_norms: Optional[List[str]] = None
+
+    def layer_norm_names(self) -> Optional[List[str]]:
+        return list(self.layer_norms) if self.layer_norms else None
+
+    def check(self) -> None:
+        if not self.hidden or min(self.hidden) < 1:
+            raise ConfigError(f"model.hidden={list(self.hidden)} must be a non-empty list of positive widths")
+        if self.layer_norms is not None and len(self.layer_norms) != len(self.hidden):
+            raise ConfigError(
+                f"model.layer_norms has {len(self.layer_norms)} entries but model.hidden has "
+                f"{len(self.hidden)} layers; give one norm per hidden layer"
+            )
 
 
 class HiddenLayer(nn.Module):
@@ -34,24 +57,12 @@ class MLP(nn.Module):
         return self.head(self.layers(x.flatten(1)))
 
 
-def _layer_norm_names(model_cfg, norm_cfg) -> list[str]:
-    if model_cfg.layer_norms is None:
-        return [norm_cfg.name] * len(model_cfg.hidden)
-    if len(model_cfg.layer_norms) != len(model_cfg.hidden):
-        raise ConfigError(
-            f"model.layer_norms has {len(model_cfg.layer_norms)} entries but model.hidden has "
-            f"{len(model_cfg.hidden)} layers; give one norm per hidden layer"
-        )
-    return list(model_cfg.layer_norms)
-
-
-@register_model("mlp")
-def build(model_cfg, norm_cfg, spec):
-    if not model_cfg.hidden or min(model_cfg.hidden) < 1:
-        raise ConfigError(f"model.hidden={list(model_cfg.hidden)} must be a non-empty list of positive widths")
+@register_model("mlp", config=MLPConfig)
+def build(cfg: MLPConfig, spec, make_norm):
     layers, width = [], math.prod(spec.shape)
-    for i, (out, norm_name) in enumerate(zip(model_cfg.hidden, _layer_norm_names(model_cfg, norm_cfg))):
-        norm = create_norm(norm_cfg, NormSite("features", out, "model=mlp"), name=norm_name)
-        layers.append(HiddenLayer(nn.Linear(width, out), norm, residual=model_cfg.residual and width == out))
+    names = cfg.layer_norm_names() or [None] * len(cfg.hidden)  # None: the selected norm
+    for out, norm_name in zip(cfg.hidden, names):
+        norm = make_norm("features", out, name=norm_name)
+        layers.append(HiddenLayer(nn.Linear(width, out), norm, residual=cfg.residual and width == out))
         width = out
     return MLP(layers, nn.Linear(width, spec.num_classes))

@@ -13,38 +13,73 @@ Defaults reproduce the MNIST-1D paper's bidirectional GRU with hidden size 6, cl
 step's output (5,134 parameters).
 """
 
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
 import torch
 from torch import nn
 
+from normbench.config.options import ModelConfig, positive
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
-from normbench.norms import NormSite, create_norm
 
-GATES = {"lstm": 4, "gru": 3}
+
+class Cell(Enum):
+    lstm = "lstm"
+    gru = "gru"
+
+
+class Head(Enum):
+    all_steps = "all_steps"  # classify from every step's output (the MNIST-1D paper)
+    last = "last"  # from the last step of each direction only
+
+
+GATES = {Cell.lstm: 4, Cell.gru: 3}
+
+
+@dataclass
+class RNNConfig(ModelConfig):
+    cell: Cell = Cell.gru
+    hidden_size: int = 6
+    bidirectional: bool = True
+    head: Head = Head.all_steps
+    # Normalize the input-to-hidden pre-activations too (Ba et al.; Cooijmans et al.). null = auto: yes, unless a
+    # step has a single input feature: then W_x x_t is x_t times one vector, and a per-sample norm of it keeps
+    # only the sign of x_t (LN(x_t w) = sign(x_t) LN(w)), erasing the input.
+    input_norm: Optional[bool] = None
+
+    def label(self) -> str:
+        return f"{self.name}-{self.cell.value}"
+
+    def variant(self) -> Optional[str]:
+        return self.cell.value
+
+    def check(self) -> None:
+        positive(self.hidden_size, "model.hidden_size")
 
 
 class NormalizedRecurrence(nn.Module):
     """One direction of a normalized LSTM/GRU layer, unrolled in Python over time."""
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, norm_cfg, normalize_input: bool = True):
+    def __init__(self, cell: Cell, input_size: int, hidden_size: int, make_norm, normalize_input: bool = True):
         super().__init__()
         self.cell, self.hidden_size = cell, hidden_size
         width = GATES[cell] * hidden_size
-        shifted = norm_cfg.name != "none" and norm_cfg.affine  # a norm's shift replaces the gate bias
+        shifted = make_norm.shifts()  # a norm's shift replaces the gate bias (RMSNorm has none: the bias stays)
         self.x_proj = nn.Linear(input_size, width, bias=not (shifted and normalize_input))
         self.h_proj = nn.Linear(hidden_size, width, bias=not shifted)
-        site = NormSite("step", width, "model=rnn")
-        self.norm_x = create_norm(norm_cfg, site, name=None if normalize_input else "none")
-        self.norm_h = create_norm(norm_cfg, site)
-        if cell == "lstm":
-            self.norm_c = create_norm(norm_cfg, NormSite("step", hidden_size, "model=rnn"))
+        self.norm_x = make_norm("step", width, name=None if normalize_input else "none")
+        self.norm_h = make_norm("step", width)
+        if cell is Cell.lstm:
+            self.norm_c = make_norm("step", hidden_size)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """seq: (N, T, input_size) -> outputs (N, T, hidden_size)."""
         # All steps' input pre-activations at once (per-step statistics where the norm has them).
         gates_x = self.norm_x(self.x_proj(seq), 0).unbind(1)
         h = seq.new_zeros(seq.shape[0], self.hidden_size)
-        step = self._lstm_step if self.cell == "lstm" else self._gru_step
+        step = self._lstm_step if self.cell is Cell.lstm else self._gru_step
         state = (h, h)
         outputs = []
         for t, gx in enumerate(gates_x):
@@ -127,39 +162,20 @@ def _sequence_shape(spec) -> tuple[int, int]:
     )
 
 
-def _recurrence(model_cfg, norm_cfg, input_size: int) -> nn.Module:
-    if norm_cfg.name == "none":
-        native = nn.LSTM if model_cfg.cell == "lstm" else nn.GRU
-        return NativeRecurrence(
-            native(input_size, model_cfg.hidden_size, batch_first=True, bidirectional=model_cfg.bidirectional)
-        )
-    normalize_input = _normalize_input(model_cfg.input_norm, input_size)
-    make = lambda: NormalizedRecurrence(model_cfg.cell, input_size, model_cfg.hidden_size, norm_cfg,  # noqa: E731
-                                        normalize_input)
-    return Bidirectional(make(), make() if model_cfg.bidirectional else None)
+def _recurrence(cfg: RNNConfig, make_norm, input_size: int) -> nn.Module:
+    if make_norm.name == "none":
+        native = nn.LSTM if cfg.cell is Cell.lstm else nn.GRU
+        return NativeRecurrence(native(input_size, cfg.hidden_size, batch_first=True, bidirectional=cfg.bidirectional))
+    normalize_input = input_size > 1 if cfg.input_norm is None else cfg.input_norm
+    make = lambda: NormalizedRecurrence(cfg.cell, input_size, cfg.hidden_size, make_norm, normalize_input)  # noqa: E731
+    return Bidirectional(make(), make() if cfg.bidirectional else None)
 
 
-def _normalize_input(setting: str, input_size: int) -> bool:
-    choices = {"auto": input_size > 1, "true": True, "false": False}
-    if str(setting).lower() not in choices:
-        raise ConfigError(f"model.input_norm={setting} is not allowed; choose one of: auto, true, false")
-    return choices[str(setting).lower()]
-
-
-@register_model("rnn")
-def build(model_cfg, norm_cfg, spec):
-    if model_cfg.cell not in GATES:
-        raise ConfigError(f"model.cell={model_cfg.cell} is not a recurrent cell; choose one of: {', '.join(GATES)}")
-    if model_cfg.head not in ("all_steps", "last"):
-        raise ConfigError(f"model.head={model_cfg.head} is not allowed; choose one of: all_steps, last")
-    if model_cfg.hidden_size < 1:
-        raise ConfigError(f"model.hidden_size={model_cfg.hidden_size} must be positive")
+@register_model("rnn", config=RNNConfig)
+def build(cfg: RNNConfig, spec, make_norm):
     steps, input_size = _sequence_shape(spec)
-    directions = 2 if model_cfg.bidirectional else 1
-    width = directions * model_cfg.hidden_size * (steps if model_cfg.head == "all_steps" else 1)
-    return RNN(
-        _recurrence(model_cfg, norm_cfg, input_size),
-        nn.Linear(width, spec.num_classes),
-        all_steps=model_cfg.head == "all_steps",
-        hidden_size=model_cfg.hidden_size,
-    )
+    directions = 2 if cfg.bidirectional else 1
+    all_steps = cfg.head is Head.all_steps
+    width = directions * cfg.hidden_size * (steps if all_steps else 1)
+    return RNN(_recurrence(cfg, make_norm, input_size), nn.Linear(width, spec.num_classes), all_steps=all_steps,
+               hidden_size=cfg.hidden_size)

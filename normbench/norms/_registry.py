@@ -1,19 +1,25 @@
-"""One factory builds every norm by name for a tensor role (the timm `create_norm` pattern).
+"""Every norm by name, built for a tensor role (timm's `create_norm`; torchvision's `norm_layer`).
 
 Roles are the shapes a norm can meet in normbench's models:
   features  (N, F)         an MLP's hidden layer
   map1d     (N, C, L)      a 1-D conv feature map
   map2d     (N, C, H, W)   a 2-D conv feature map
   step      (N, F) or (N, T, F) at time step(s) t..t+T-1 inside a recurrent cell; called as norm(x, t)
+
+A norm module registers `build(cfg, site) -> nn.Module` with `register_norm(name, roles=..., config=...)`,
+where `cfg` is an instance of its own schema (a `NormConfig` subclass; the plain `NormConfig` for a norm with
+no hyperparameters of its own) and `site` says where it goes. Models never see a norm's config: they get a
+`NormFactory`, `make_norm(role, num_features) -> nn.Module`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, FrozenSet
 
 from torch import nn
 
+from normbench.config.options import NormConfig
+from normbench.config.registry import Option, Registry
 from normbench.errors import ConfigError
-from normbench.config.registry import Registry
 
 ROLES = ("features", "map1d", "map2d", "step")
 ROLE_MEANING = {
@@ -34,41 +40,75 @@ class NormSite:
 
 
 @dataclass(frozen=True)
-class NormSpec:
-    name: str
-    build: Callable[..., nn.Module]  # build(cfg: NormConfig, site: NormSite) -> nn.Module
+class NormTraits:
     roles: FrozenSet[str]
     # Statistics taken across the batch: training needs more than one sample per statistic.
     batch_dependent: bool
+    # With affine=true the output gets a learned shift (a bias): a model may then drop its own bias before it.
+    shifts: bool
 
 
-NORMS: Registry[NormSpec] = Registry("norm", "normbench.norms")
+NORMS: Registry[Callable[..., nn.Module]] = Registry("norm", "normbench.norms", NormConfig)
 
 
-def register_norm(name: str, roles, batch_dependent: bool = False):
+def register_norm(name: str, roles, batch_dependent: bool = False, shifts: bool = True,
+                  config: type[NormConfig] | None = None):
+    """Decorator for `build(cfg, site) -> nn.Module`: norm `name`, meaningful on `roles` (see ROLES)."""
     unknown = set(roles) - set(ROLES)
     if unknown:
-        raise ValueError(f"norm {name!r} declares unknown roles {sorted(unknown)}")
+        raise ValueError(f"norm {name!r} declares unknown roles {sorted(unknown)}; roles are {', '.join(ROLES)}")
+    return NORMS.register(name, config, traits=NormTraits(frozenset(roles), batch_dependent, shifts))
 
-    def decorate(build):
-        NORMS.add(name, NormSpec(name, build, frozenset(roles), batch_dependent))
-        return build
 
-    return decorate
+def traits(name: str) -> NormTraits:
+    return NORMS.get(name).traits
 
 
 def norms_for_role(role: str) -> list[str]:
-    return [name for name, spec in sorted(NORMS.entries().items()) if role in spec.roles]
+    return [name for name in NORMS.names() if role in traits(name).roles]
 
 
-def create_norm(cfg, site: NormSite, name: str | None = None) -> nn.Module:
-    """Build norm `name` (default `cfg.name`) for `site`, refusing pairs that have no meaning."""
-    name = name or cfg.name
-    spec = NORMS.get(name)
-    if site.role not in spec.roles:
+def norm_config(name: str, **values) -> NormConfig:
+    """Norm `name`'s schema with `values` set (the rest its defaults): a TypeError names an unknown key."""
+    return NORMS.get(name).config(name=name, **values)
+
+
+def create_norm(cfg: NormConfig, site: NormSite) -> nn.Module:
+    """Build norm `cfg.name` for `site`, refusing pairs that have no meaning."""
+    option: Option = NORMS.get(cfg.name)
+    if site.role not in option.traits.roles:
         owner = f" in {site.owner}" if site.owner else ""
         raise ConfigError(
-            f"norm={name} has no meaning on {ROLE_MEANING[site.role]}{owner}; "
+            f"norm={cfg.name} has no meaning on {ROLE_MEANING[site.role]}{owner}; "
             f"allowed there: {', '.join(norms_for_role(site.role))}"
         )
-    return spec.build(cfg, site)
+    return option.build(cfg, site)
+
+
+class NormFactory:
+    """`make_norm(role, num_features) -> nn.Module`: the selected norm, for any site of a model.
+
+    A model that lets each layer choose its norm (the MLP's `layer_norms`) passes `name=`: that norm is built
+    with its own defaults and the shared settings (eps, affine) of the selected one.
+    """
+
+    def __init__(self, cfg: NormConfig, owner: str = ""):
+        self.cfg, self.owner = cfg, owner
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def __call__(self, role: str, num_features: int, *, name: str | None = None) -> nn.Module:
+        return create_norm(self._config(name), NormSite(role, num_features, self.owner))
+
+    def shifts(self, name: str | None = None) -> bool:
+        """Whether the norm adds a learned shift after normalizing (so a bias right before it is redundant)."""
+        cfg = self._config(name)
+        return cfg.affine and traits(cfg.name).shifts
+
+    def _config(self, name: str | None) -> NormConfig:
+        if name is None or name == self.cfg.name:
+            return self.cfg
+        shared = {f.name: getattr(self.cfg, f.name) for f in fields(NormConfig) if f.name != "name"}
+        return norm_config(name, **shared)

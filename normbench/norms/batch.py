@@ -10,12 +10,47 @@ that `eval_stats.py` knows how to switch to batch statistics or refill with prec
 """
 
 from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from normbench.config.options import NormConfig, at_least, positive, within
 from normbench.norms._registry import register_norm
+
+
+class EvalStats(Enum):
+    """What a BN-family layer normalizes with at evaluation (normbench/norms/eval_stats.py)."""
+
+    running = "running"  # the EMA statistics gathered in training (PyTorch's default)
+    batch = "batch"  # the statistics of the evaluation batch itself
+    precise = "precise"  # population statistics recomputed over `precise_batches` training batches (Wu & Johnson 2021)
+
+
+@dataclass
+class BatchNormConfig(NormConfig):
+    """The BN family's keys: running statistics, per-step statistics in a recurrence, evaluation statistics."""
+
+    momentum: float = 0.1  # running-statistics update rate
+    track_running_stats: bool = True
+    # RNN: separate statistics for the first `max_time_steps` steps, the last reused beyond it.
+    max_time_steps: int = 64
+    # Initial gain; null = the paper's choice for the role (0.1 for BN inside a recurrence, else 1).
+    gamma_init: Optional[float] = None
+    eval_stats: EvalStats = EvalStats.running
+    precise_batches: int = 50
+
+    def check(self) -> None:
+        super().check()
+        within(self.momentum, 0.0, 1.0, "norm.momentum")
+        positive(self.max_time_steps, "norm.max_time_steps")
+        positive(self.precise_batches, "norm.precise_batches")
+        if self.gamma_init is not None:
+            at_least(self.gamma_init, float("-inf"), "norm.gamma_init")
+
 
 RECURRENT_GAMMA = 0.1  # Cooijmans et al.: larger gains saturate the gates and slow learning
 
@@ -138,8 +173,8 @@ class StepwiseBatchNorm(BatchFamilyNorm):
         return F.batch_norm(x, mean, var, weight, bias, self.training or mean is None, self.momentum, self.eps)
 
 
-@register_norm("batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True)
-def build(cfg, site):
+@register_norm("batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True, config=BatchNormConfig)
+def build(cfg: BatchNormConfig, site):
     common = dict(eps=cfg.eps, momentum=cfg.momentum, affine=cfg.affine, track_running_stats=cfg.track_running_stats)
     if site.role == "step":
         return StepwiseBatchNorm(site.num_features, cfg.max_time_steps, gamma=initial_gamma(cfg, site.role), **common)

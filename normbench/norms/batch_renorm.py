@@ -23,15 +23,34 @@ layer is at step 0 of the schedule (plain BN in training).
 """
 
 from dataclasses import dataclass
+from enum import Enum
 
 import torch
 import torch.nn.functional as F
 
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
-from normbench.norms.batch import BatchFamilyNorm, family_options
+from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig, family_options
+from normbench.norms.hooks import ReportsScalars, TrainStepAware
 
-SCHEDULES = ("scaled", "absolute")
+
+class RenormScheduleMode(Enum):
+    scaled = "scaled"  # the step counts are multiplied by trainer max_steps / renorm_reference_steps
+    absolute = "absolute"  # they are training steps as given
+
+
+@dataclass
+class BatchRenormConfig(BatchNormConfig):
+    # r clipped to [1/rmax, rmax], d to [-dmax, dmax] once relaxed.
+    rmax: float = 3.0
+    dmax: float = 5.0
+    # The schedule (the paper's 5k/40k/25k): plain BN (rmax=1, dmax=0) up to renorm_warmup_steps, then
+    # linear relaxation reaching rmax at renorm_rmax_steps and dmax at renorm_dmax_steps.
+    renorm_warmup_steps: int = 5000
+    renorm_rmax_steps: int = 40000
+    renorm_dmax_steps: int = 25000
+    renorm_schedule: RenormScheduleMode = RenormScheduleMode.scaled
+    renorm_reference_steps: int = 40000
 
 
 @dataclass(frozen=True)
@@ -41,13 +60,13 @@ class RenormSchedule:
     warmup_steps: int
     rmax_steps: int
     dmax_steps: int
-    mode: str = "scaled"  # scaled | absolute
+    mode: RenormScheduleMode = RenormScheduleMode.scaled
     reference_steps: int = 40000  # the run length the step counts refer to when scaled
 
     def points(self, max_steps: int) -> tuple[int, int, int]:
         """(end of warm-up, step where rmax is reached, step where dmax is reached) for a run of max_steps."""
         counts = (self.warmup_steps, self.rmax_steps, self.dmax_steps)
-        if self.mode == "absolute":
+        if RenormScheduleMode(self.mode) is RenormScheduleMode.absolute:
             return counts
         return tuple(round(count * max_steps / self.reference_steps) for count in counts)
 
@@ -67,7 +86,7 @@ def _ramp(step: int, start: int, end: int) -> float:
     return (step - start) / (end - start)
 
 
-class BatchRenorm(BatchFamilyNorm):
+class BatchRenorm(BatchFamilyNorm, TrainStepAware, ReportsScalars):
     def __init__(self, num_features: int, schedule: RenormSchedule, **options):
         super().__init__(num_features, **options)
         self.schedule = schedule
@@ -76,6 +95,10 @@ class BatchRenorm(BatchFamilyNorm):
     def on_train_step(self, step: int, max_steps: int) -> None:
         """Called by the trainer before every training forward: sets the clipping limits for this step."""
         self.rmax, self.dmax = self.schedule.limits(step, max_steps)
+
+    def scalars(self, name: str) -> dict[str, float]:
+        """The clipping limits now in force (one schedule for the whole model, so one pair of tags)."""
+        return {"batch_renorm.rmax": float(self.rmax), "batch_renorm.dmax": float(self.dmax)}
 
     def _normalize(self, x: torch.Tensor, first: int, steps: int) -> torch.Tensor:
         weight, bias = self._affine(steps)
@@ -106,10 +129,13 @@ class BatchRenorm(BatchFamilyNorm):
         return r, d
 
 
-def schedule_from(cfg) -> RenormSchedule:
-    mode, reference = cfg.renorm_schedule, cfg.renorm_reference_steps
-    if mode not in SCHEDULES:
-        raise ConfigError(f"norm.renorm_schedule={mode} is not allowed; choose one of: {', '.join(SCHEDULES)}")
+def schedule_from(cfg: BatchRenormConfig) -> RenormSchedule:
+    try:
+        mode = RenormScheduleMode(cfg.renorm_schedule)  # a member already, unless built by hand from a string
+    except ValueError:
+        modes = ", ".join(mode.value for mode in RenormScheduleMode)
+        raise ConfigError(f"norm.renorm_schedule={cfg.renorm_schedule} is not allowed; choose one of: {modes}") from None
+    reference = cfg.renorm_reference_steps
     if cfg.rmax < 1 or cfg.dmax < 0:
         raise ConfigError(f"norm.rmax={cfg.rmax} must be >= 1 and norm.dmax={cfg.dmax} >= 0")
     steps = (cfg.renorm_warmup_steps, cfg.renorm_rmax_steps, cfg.renorm_dmax_steps)
@@ -118,6 +144,7 @@ def schedule_from(cfg) -> RenormSchedule:
     return RenormSchedule(cfg.rmax, cfg.dmax, *steps, mode=mode, reference_steps=reference)
 
 
-@register_norm("batch_renorm", roles=("features", "map1d", "map2d", "step"), batch_dependent=True)
-def build(cfg, site):
+@register_norm("batch_renorm", roles=("features", "map1d", "map2d", "step"), batch_dependent=True,
+               config=BatchRenormConfig)
+def build(cfg: BatchRenormConfig, site):
     return BatchRenorm(site.num_features, schedule_from(cfg), **family_options(cfg, site))

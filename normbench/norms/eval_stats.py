@@ -25,11 +25,19 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from normbench.errors import ConfigError
-from normbench.norms.batch import BatchFamilyNorm
-from normbench.norms.batch_renorm import BatchRenorm
-from normbench.norms.switch import SwitchNorm
+from normbench.config.options import NormConfig
+from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig
+from normbench.norms.hooks import ReportsScalars
 
 EVAL_MODES = ("running", "batch")
+
+
+def evaluation_policy(norm: NormConfig) -> tuple[str, int]:
+    """(eval_stats, precise_batches) the run evaluates with: the BN family's settings; `running` (a no-op for
+    layers without batch statistics) for every other norm."""
+    if isinstance(norm, BatchNormConfig):
+        return norm.eval_stats.value, norm.precise_batches
+    return "running", 0
 
 
 def batch_statistics_layers(model: nn.Module) -> list[nn.Module]:
@@ -99,17 +107,12 @@ def recompute_precise_statistics(model: nn.Module, batches: Iterable[torch.Tenso
 
 
 def norm_scalars(model: nn.Module) -> dict[str, float]:
-    """Scalars worth logging about the norms: switchable norm's mixture weights per layer
-    (`switch.<layer>.{mean,var}.{in,ln,bn}`) and batch renorm's clipping limits now in force
-    (`batch_renorm.rmax`, `batch_renorm.dmax`, one schedule for the whole model)."""
+    """Scalars the model's layers report (ReportsScalars), e.g. switchable norm's mixture weights per layer
+    and batch renorm's clipping limits now in force."""
     scalars: dict[str, float] = {}
     for name, module in model.named_modules():
-        if isinstance(module, SwitchNorm):
-            for kind, weights in module.mixture_weights().items():
-                for source, weight in weights.items():
-                    scalars[f"switch.{name or 'root'}.{kind}.{source}"] = weight
-        elif isinstance(module, BatchRenorm) and "batch_renorm.rmax" not in scalars:
-            scalars["batch_renorm.rmax"], scalars["batch_renorm.dmax"] = float(module.rmax), float(module.dmax)
+        if isinstance(module, ReportsScalars):
+            scalars.update(module.scalars(name))
     return scalars
 
 

@@ -12,12 +12,19 @@ Without running statistics (track_running_stats=False, or `evaluation_statistics
 evaluation normalizes with the statistics of the whole evaluation batch, not of virtual batches.
 """
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
-from normbench.norms.batch import BatchFamilyNorm, family_options
+from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig, family_options
+
+
+@dataclass
+class GhostBatchConfig(BatchNormConfig):
+    virtual_batch_size: int = 32  # the virtual batches the real batch is cut into in training
 
 
 def virtual_batch_sizes(batch: int, virtual: int) -> list[int]:
@@ -55,8 +62,9 @@ class GhostBatchNorm(BatchFamilyNorm):
         return f"{super().extra_repr()}, virtual_batch_size={self.virtual_batch_size}"
 
 
-@register_norm("ghost_batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True)
-def build(cfg, site):
+@register_norm("ghost_batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True,
+               config=GhostBatchConfig)
+def build(cfg: GhostBatchConfig, site):
     if cfg.virtual_batch_size < 2:
         raise ConfigError(f"norm.virtual_batch_size={cfg.virtual_batch_size} must be >= 2: BN needs two samples")
     return GhostBatchNorm(site.num_features, cfg.virtual_batch_size, **family_options(cfg, site))

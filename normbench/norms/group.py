@@ -1,6 +1,10 @@
 """GroupNorm (Wu & He 2018): statistics of each sample across a group of channels (x positions)."""
 
+from dataclasses import dataclass
+
 from torch import nn
+
+from normbench.config.options import NormConfig
 
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
@@ -17,8 +21,14 @@ def _check_groups(groups: int, channels: int, owner: str) -> None:
         )
 
 
-@register_norm("group", roles=("features", "map1d", "map2d", "step"))
-def build(cfg, site):
+@dataclass
+class GroupNormConfig(NormConfig):
+    # Must divide the channel count (25 for the default CNN: 1, 5 or 25). 1 is LN over (C, positions); C is IN.
+    groups: int = 5
+
+
+@register_norm("group", roles=("features", "map1d", "map2d", "step"), config=GroupNormConfig)
+def build(cfg: GroupNormConfig, site):
     _check_groups(cfg.groups, site.num_features, site.owner)
     norm = nn.GroupNorm(cfg.groups, site.num_features, eps=cfg.eps, affine=cfg.affine)
     return EachStep(norm) if site.role == "step" else norm

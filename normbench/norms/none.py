@@ -6,6 +6,6 @@ from normbench.norms._registry import ROLES, register_norm
 from normbench.norms._step import EachStep
 
 
-@register_norm("none", roles=ROLES)
+@register_norm("none", roles=ROLES, shifts=False)
 def build(cfg, site):
     return EachStep(nn.Identity()) if site.role == "step" else nn.Identity()

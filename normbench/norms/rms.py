@@ -25,7 +25,7 @@ class ChannelRMSNorm(nn.Module):
         return y * self.weight.view(1, -1, *([1] * (x.dim() - 2)))
 
 
-@register_norm("rms", roles=("features", "map1d", "map2d", "step"))
+@register_norm("rms", roles=("features", "map1d", "map2d", "step"), shifts=False)  # a gain, no shift
 def build(cfg, site):
     if site.role in ("map1d", "map2d"):
         return ChannelRMSNorm(site.num_features, cfg.eps, cfg.affine)

@@ -21,10 +21,11 @@ import torch
 from torch import nn
 
 from normbench.norms._registry import register_norm
-from normbench.norms.batch import BatchFamilyNorm, family_options
+from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig, family_options
+from normbench.norms.hooks import ReportsScalars
 
 
-class SwitchNorm(BatchFamilyNorm):
+class SwitchNorm(BatchFamilyNorm, ReportsScalars):
     def __init__(self, num_features: int, sources: tuple[str, ...], **options):
         super().__init__(num_features, **options)
         self.sources = sources
@@ -39,6 +40,11 @@ class SwitchNorm(BatchFamilyNorm):
                 kind: dict(zip(self.sources, torch.softmax(logits, 0).tolist()))
                 for kind, logits in (("mean", self.mean_weight), ("var", self.var_weight))
             }
+
+    def scalars(self, name: str) -> dict[str, float]:
+        """The mixture weights per layer: `switch.<layer>.{mean,var}.{in,ln,bn}`."""
+        return {f"switch.{name or 'root'}.{kind}.{source}": weight
+                for kind, weights in self.mixture_weights().items() for source, weight in weights.items()}
 
     def _normalize(self, flat: torch.Tensor, first: int, steps: int) -> torch.Tensor:
         x = flat.reshape(flat.shape[0], steps, self.num_features, -1)  # (N, S, C, positions); vectors: 1 position
@@ -85,8 +91,8 @@ def _pooled(mean: torch.Tensor, var: torch.Tensor | None, dim: int) -> tuple[tor
     return pooled_mean, (spread if var is None else var + spread).mean(dim, keepdim=True)
 
 
-@register_norm("switch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True)
-def build(cfg, site):
+@register_norm("switch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True, config=BatchNormConfig)
+def build(cfg: BatchNormConfig, site):
     sources = ("in", "ln", "bn") if site.role in ("map1d", "map2d") else ("ln", "bn")
     gamma = 1.0 if cfg.gamma_init is None else cfg.gamma_init  # LN's convention: the mixture is not BN
     return SwitchNorm(site.num_features, sources, **family_options(cfg, site, gamma=gamma))

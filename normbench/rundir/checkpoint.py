@@ -26,16 +26,9 @@ SIDECAR = "checkpoint.json"
 FORMAT = 2  # 1: the pickled checkpoints of normbench 0.1 (never loaded: unpickling them could run code)
 
 
-def save_checkpoint(run_dir: Path, config_hash: str, step: int, trainer) -> None:
-    state = {
-        "config_hash": config_hash,
-        "step": step,
-        "model": trainer.model.state_dict(),
-        "optimizer": trainer.optimizer.state_dict(),
-        "batches": trainer.batches.state_dict(),
-        "latest": dict(trainer.latest),
-        "rng": _rng_state(),
-    }
+def save_checkpoint(run_dir: Path, config_hash: str, step: int, training_state: dict) -> None:
+    """`training_state` (the trainer's state_dict: tensors and plain values) with the global generators' states."""
+    state = {**training_state, "config_hash": config_hash, "step": step, "rng": _rng_state()}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     run_dir = Path(run_dir)
@@ -87,11 +80,8 @@ def load_checkpoint(run_dir: Path, config_hash: str) -> dict | None:
     return state
 
 
-def restore(state: dict, trainer) -> None:
-    trainer.model.load_state_dict(state["model"])
-    trainer.optimizer.load_state_dict(state["optimizer"])
-    trainer.batches.load_state_dict(state["batches"])
-    trainer.latest.update(state["latest"])
+def restore_generators(state: dict) -> None:
+    """Put python's, numpy's and torch's global generators back where the checkpoint took them."""
     _set_rng_state(state["rng"])
 
 

@@ -1,61 +1,88 @@
-"""A run's identity: a readable name built from what varies, and hashes of its resolved config.
+"""A run's identity: a readable name built from what varies, and hashes of what the run computes.
 
-Never a timestamp: the same configuration always maps to the same directory, which is what lets a
-sweep skip finished runs and refuse to mix runs of different configurations under one name.
+Never a timestamp: the same configuration always maps to the same directory, which is what lets a sweep
+skip finished runs and refuse to mix runs of different configurations under one name.
+
+The identity (version 2) is the resolved values of the options the run uses — its model, norm, data set,
+optimizer, trainer and probes, each with its own schema's keys only — plus batch size, seed, determinism
+and the identity version. So adding a field to another option, or a new option, changes no existing hash;
+changing a value the run uses does. Fields marked `execution_only` (where the cache lives, checkpoint
+cadence) are left out; fields marked `added_field` (added after version 2) are left out while they hold
+their default, so adding one leaves every run already on disk where it was.
 """
 
-import hashlib
-import json
+import dataclasses
 import re
+from enum import Enum
 
 from omegaconf import DictConfig, OmegaConf
 
-from normbench.config.schema import NON_IDENTITY_KEYS
+from normbench.config.options import EXECUTION_ONLY, IDENTITY, UNLESS_DEFAULT
+from normbench.rundir.contract import IDENTITY_VERSION, digest, hashes, model_label, norm_label
 
-# Nested settings that, like NON_IDENTITY_KEYS, change how a run is carried out, not what it computes:
-# checkpoints only make a run resumable (the SLURM presets switch them on), so they must not split its identity.
-EXECUTION_ONLY_KEYS = ("trainer.checkpoint_interval",)
-# Overrides already spelled out in the readable part of the name, or not part of a run's identity.
+IDENTITY_SECTIONS = ("model", "norm", "data", "optim", "trainer", "probe")
+IDENTITY_SETTINGS = ("batch_size", "seed", "deterministic")
+
+# Overrides already spelled out in the readable part of a run's name, or not part of its identity.
 _NAMED_KEYS = {"model", "model.name", "model.cell", "model.layer_norms", "norm", "norm.name", "data", "data.name",
-               "batch_size", "optim", "optim.name", "optim.lr", "seed", "experiment", "launcher",
-               *NON_IDENTITY_KEYS, *EXECUTION_ONLY_KEYS}
+               "batch_size", "optim", "optim.name", "optim.lr", "seed", "experiment", "launcher", "user_dir",
+               "progress", "results_dir", "force", "device", "num_threads", "trainer.checkpoint_interval",
+               "data.cache_dir"}
 _MAX_NAME = 180
 
 
 def identity_dict(cfg: DictConfig) -> dict:
-    """The resolved config minus Hydra's node and the settings that do not change what a run computes."""
-    data = OmegaConf.to_container(cfg, resolve=True)
-    data.pop("hydra", None)
-    for key in NON_IDENTITY_KEYS:
-        data.pop(key, None)
-    for dotted in EXECUTION_ONLY_KEYS:
-        group, _, key = dotted.partition(".")
-        data.get(group, {}).pop(key, None)
-    return data
+    """What the run computes, as plain JSON-able values (Enums as their names)."""
+    identity = {"identity_version": IDENTITY_VERSION}
+    for section in IDENTITY_SECTIONS:
+        identity[section] = _section_identity(cfg[section])
+    for key in IDENTITY_SETTINGS:
+        identity[key] = cfg[key]
+    return identity
 
 
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def _section_identity(node: DictConfig) -> dict:
+    values = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    schema = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(schema):
+        return values
+    for spec in dataclasses.fields(schema):
+        marker = spec.metadata.get(IDENTITY)
+        if marker == EXECUTION_ONLY:
+            values.pop(spec.name, None)
+        elif marker == UNLESS_DEFAULT and values.get(spec.name) == _default(spec):
+            values.pop(spec.name, None)
+    return values
+
+
+def _default(spec: dataclasses.Field):
+    value = spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default
+    return value.name if isinstance(value, Enum) else value  # as enum_to_str writes it
 
 
 def config_hash(cfg: DictConfig) -> str:
-    return _digest(identity_dict(cfg))
+    return hashes(identity_dict(cfg))[0]
 
 
 def group_hash(cfg: DictConfig) -> str:
     """Identical for the seeds of one configuration: the only runs the report averages together."""
-    data = identity_dict(cfg)
-    data.pop("seed", None)
-    return _digest(data)
+    return hashes(identity_dict(cfg))[1]
 
 
-def norm_label(cfg: DictConfig) -> str:
-    layer_norms = cfg.model.get("layer_norms")
-    return "+".join(layer_norms) if layer_norms else cfg.norm.name
+def identity_record(cfg: DictConfig) -> dict:
+    """identity.json: the version, both hashes and the identity itself, readable without normbench's schemas."""
+    identity = identity_dict(cfg)
+    config, group = hashes(identity)
+    return {"identity_version": IDENTITY_VERSION, "config_hash": config, "group_hash": group, "identity": identity}
 
 
-def model_label(cfg: DictConfig) -> str:
-    return f"{cfg.model.name}-{cfg.model.cell}" if cfg.model.name == "rnn" else cfg.model.name
+def run_model_label(cfg: DictConfig) -> str:
+    model = OmegaConf.to_object(cfg.model)
+    return model_label(model.name, model.variant())
+
+
+def run_norm_label(cfg: DictConfig) -> str:
+    return norm_label(cfg.norm.name, OmegaConf.to_object(cfg.model).layer_norm_names())
 
 
 def _clean(text: str) -> str:
@@ -64,7 +91,7 @@ def _clean(text: str) -> str:
 
 def run_name(cfg: DictConfig, task_overrides=()) -> str:
     """e.g. `cnn_batch_mnist1d_bs100_adam-lr0.01_s0`, plus `key=value` for any other overridden setting."""
-    parts = [model_label(cfg), norm_label(cfg), cfg.data.name, f"bs{cfg.batch_size}",
+    parts = [run_model_label(cfg), run_norm_label(cfg), cfg.data.name, f"bs{cfg.batch_size}",
              f"{cfg.optim.name}-lr{cfg.optim.lr:g}", f"s{cfg.seed}"]
     extras = {}  # by key, the last value winning as in Hydra, sorted so the order of overrides does not matter
     for override in task_overrides:
@@ -74,5 +101,5 @@ def run_name(cfg: DictConfig, task_overrides=()) -> str:
     parts += [_clean(f"{key.split('.')[-1]}={extras[key]}") for key in sorted(extras)]
     name = "_".join(parts)
     if len(name) > _MAX_NAME:  # keep it a legal file name; the hash keeps it unique
-        name = f"{name[:_MAX_NAME - 13]}-{_digest(name)}"
+        name = f"{name[:_MAX_NAME - 13]}-{digest(name)}"
     return name

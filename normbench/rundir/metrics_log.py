@@ -32,9 +32,13 @@ class MetricsLog:
         if tensorboard:
             self.writer.add_scalar(f"{split}/{metric}", value, step)
 
-    def csv_only(self, first_step: int, split: str, metric: str, values: list[float]) -> None:
-        """Consecutive per-step values (e.g. every step's train loss), too many for TensorBoard's writer."""
+    def per_step(self, first_step: int, split: str, metric: str, values: list[float]) -> None:
+        """Consecutive per-step values (e.g. every step's train loss): each in metrics.csv, and their mean at
+        the last of them in TensorBoard (a scalar per step would cost ~70 µs each in its writer)."""
+        if not values:
+            return
         self._rows.extend((first_step + i, split, metric, v) for i, v in enumerate(values))
+        self.writer.add_scalar(f"{split}/{metric}", sum(values) / len(values), first_step + len(values) - 1)
 
     def hparams(self, hparams: dict, metrics: dict) -> None:
         """The run's hyperparameters with its final metrics, in the run's own event file (not a sub-run)."""

@@ -51,7 +51,7 @@ def test_group_count_must_divide_channels(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("norm.grups=3", "Key 'grups' not in 'NormConfig'"),
+    ("norm.grups=3", "Key 'grups' not in 'BatchNormConfig'"),
     ("norm=weight", "Could not find 'norm/weight'"),
     ("batch_size=abc", "could not be converted to Integer"),
     ("learning_rate=1", "Key 'learning_rate' not in 'Config'"),

@@ -5,8 +5,10 @@ import torch
 from torch import nn
 
 from normbench.errors import ConfigError
+from normbench.config.validate import validate
 from normbench.models import InputSpec, build_model
-from normbench.models.rnn import NormalizedRecurrence
+from normbench.norms import NormFactory
+from normbench.models.rnn import Cell, NormalizedRecurrence
 from normbench.norms.batch import StepwiseBatchNorm
 
 MNIST1D = InputSpec((1, 40), 10)
@@ -15,7 +17,12 @@ MNIST1D = InputSpec((1, 40), 10)
 def _build(make_cfg, *overrides, spec=MNIST1D):
     cfg = make_cfg(*overrides)
     torch.manual_seed(0)
-    return build_model(cfg.model, cfg.norm, spec)
+    return _model(cfg, spec)
+
+
+def _model(cfg, spec=MNIST1D):
+    options = validate(cfg)
+    return build_model(options.model, spec, NormFactory(options.norm, owner=f"model={options.model.name}"))
 
 
 def _count(model):
@@ -111,7 +118,7 @@ def test_rnn_layer_norm_normalizes_gate_preactivations_per_sample_and_step(make_
 def test_unnormalized_custom_cell_equals_pytorch_cell(make_cfg, cell, native_cls):
     cfg = make_cfg("norm=none")
     torch.manual_seed(0)
-    custom = NormalizedRecurrence(cell, 3, 5, cfg.norm)
+    custom = NormalizedRecurrence(Cell(cell), 3, 5, NormFactory(validate(cfg).norm))
     native = native_cls(3, 5, batch_first=True)
     with torch.no_grad():
         native.weight_ih_l0.copy_(custom.x_proj.weight)
@@ -142,7 +149,7 @@ def test_rnn_input_norm_is_skipped_by_default_for_one_feature_inputs(make_cfg):
     # LN of x_t * w is sign(x_t) * LN(w): with one input feature a per-sample norm erases the input.
     cfg = make_cfg("model=rnn", "norm=layer", "model.input_norm=true", "model.bidirectional=false")
     torch.manual_seed(0)
-    forced = build_model(cfg.model, cfg.norm, MNIST1D).recurrence.forward_layer
+    forced = _model(cfg).recurrence.forward_layer
     pre = forced.x_proj(torch.tensor([[[0.5]], [[3.0]]]))
     assert torch.allclose(forced.norm_x(pre, 0)[0], forced.norm_x(pre, 0)[1], atol=1e-3)  # 0.5 and 3.0 look alike (up to eps)
     auto = _build(make_cfg, "model=rnn", "norm=layer").recurrence.forward_layer

@@ -5,7 +5,7 @@ import pytest
 import torch
 from tests.norms.norm_formulas import Context, batch_renorm, moments
 
-from normbench.config.schema import NormConfig
+from .configs import norm_cfg
 from normbench.errors import ConfigError
 from normbench.norms import NormSite, create_norm
 from normbench.norms.batch_renorm import RenormSchedule
@@ -15,7 +15,7 @@ EPS = 1e-5
 
 def renorm(channels=4, **settings) -> torch.nn.Module:
     settings = {"renorm_schedule": "absolute", "affine": False, **settings}
-    return create_norm(NormConfig(name="batch_renorm", **settings), NormSite("features", channels)).double().train()
+    return create_norm(norm_cfg("batch_renorm", **settings), NormSite("features", channels)).double().train()
 
 
 def relaxed(module, step=10**6):
@@ -125,7 +125,7 @@ def test_schedule_in_absolute_steps_ignores_the_run_length():
 
 
 def test_on_train_step_sets_the_limits_from_the_config():
-    module = create_norm(NormConfig(name="batch_renorm"), NormSite("map2d", 3))  # defaults: the paper, scaled
+    module = create_norm(norm_cfg("batch_renorm"), NormSite("map2d", 3))  # defaults: the paper, scaled
     assert (module.rmax, module.dmax) == (1.0, 0.0)  # step 0: plain BN until the trainer says otherwise
     module.on_train_step(6000, 6000)
     assert (module.rmax, module.dmax) == (3.0, 5.0)
@@ -135,4 +135,4 @@ def test_on_train_step_sets_the_limits_from_the_config():
                                      {"renorm_reference_steps": 0}, {"renorm_warmup_steps": -1}])
 def test_bad_settings_are_refused_when_built(setting):
     with pytest.raises(ConfigError):
-        create_norm(NormConfig(name="batch_renorm", **setting), NormSite("features", 3))
+        create_norm(norm_cfg("batch_renorm", **setting), NormSite("features", 3))

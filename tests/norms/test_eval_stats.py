@@ -5,7 +5,7 @@ import torch
 from tests.norms.norm_formulas import REFERENCES, Context, moments
 from torch import nn
 
-from normbench.config.schema import NormConfig
+from .configs import norm_cfg
 from normbench.errors import ConfigError
 from normbench.norms import NORMS, NormSite, create_norm
 from normbench.norms.eval_stats import (
@@ -32,7 +32,7 @@ class StepCaller(nn.Module):
 
 
 def build(name: str, role: str, channels: int = 4, **settings) -> nn.Module:
-    cfg = NormConfig(name=name, max_time_steps=SLOTS, virtual_batch_size=4, **settings)
+    cfg = norm_cfg(name, max_time_steps=SLOTS, virtual_batch_size=4, **settings)
     return create_norm(cfg, NormSite(role, channels)).double()
 
 
@@ -122,9 +122,9 @@ def test_unknown_evaluation_mode_is_refused():
 
 def test_has_batch_statistics_agrees_with_the_registry_for_every_norm():
     for name, spec in NORMS.entries().items():
-        role = "map1d" if "map1d" in spec.roles else "features"
-        model = nn.Sequential(nn.Conv1d(2, 4, 3), create_norm(NormConfig(name=name, groups=2), NormSite(role, 4)))
-        assert has_batch_statistics(model) == spec.batch_dependent, name
+        role = "map1d" if "map1d" in spec.traits.roles else "features"
+        model = nn.Sequential(nn.Conv1d(2, 4, 3), create_norm(norm_cfg(name, groups=2), NormSite(role, 4)))
+        assert has_batch_statistics(model) == spec.traits.batch_dependent, name
 
 
 def precise_expected(inputs: list[torch.Tensor], dims) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,7 +215,7 @@ def test_precise_statistics_are_not_the_mean_of_unbiased_batch_variances():
 
 
 def test_models_without_batch_statistics_are_left_alone():
-    model = nn.Sequential(create_norm(NormConfig(name="layer"), NormSite("features", 4)))
+    model = nn.Sequential(create_norm(norm_cfg("layer"), NormSite("features", 4)))
     before = snapshot(model)
     recompute_precise_statistics(model, [torch.randn(3, 4)])
     with evaluation_statistics(model, "batch"):

@@ -4,14 +4,14 @@ import pytest
 import torch
 from tests.norms.norm_formulas import Context, bn_step
 
-from normbench.config.schema import NormConfig
+from .configs import norm_cfg
 from normbench.errors import ConfigError
 from normbench.norms import NormSite, create_norm
 from normbench.norms.ghost_batch import virtual_batch_sizes
 
 
 def ghost(role="map1d", channels=3, virtual=4, **settings):
-    cfg = NormConfig(name="ghost_batch", virtual_batch_size=virtual, momentum=0.3, **settings)
+    cfg = norm_cfg("ghost_batch", virtual_batch_size=virtual, momentum=0.3, **settings)
     return create_norm(cfg, NormSite(role, channels)).double().train()
 
 
@@ -47,7 +47,7 @@ def test_ghost_batch_equals_batch_norm_applied_to_each_virtual_batch(batch):
 
 
 def test_a_batch_no_larger_than_the_virtual_batch_is_plain_batch_norm():
-    module, plain = ghost(virtual=16), create_norm(NormConfig(name="batch", momentum=0.3), NormSite("map1d", 3)).double()
+    module, plain = ghost(virtual=16), create_norm(norm_cfg("batch", momentum=0.3), NormSite("map1d", 3)).double()
     x = torch.randn(16, 3, 5, dtype=torch.float64)
     assert torch.allclose(module(x), plain(x), atol=1e-12)
     assert torch.allclose(module.running_var[0], plain.running_var, atol=1e-12)

@@ -4,14 +4,14 @@ import pytest
 import torch
 from tests.norms.norm_formulas import Context, instance, layer
 
-from normbench.config.schema import NormConfig
+from .configs import norm_cfg
 from normbench.norms import NormSite, create_norm
 
 BN_FAMILY = ("batch", "batch_renorm", "ghost_batch", "switch")
 
 
 def build(name: str, role: str, channels: int, **settings):
-    return create_norm(NormConfig(name=name, **settings), NormSite(role, channels))
+    return create_norm(norm_cfg(name, **settings), NormSite(role, channels))
 
 
 def test_layer_norm_normalizes_each_sample_across_its_features_not_each_feature():

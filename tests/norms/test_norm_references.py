@@ -13,7 +13,7 @@ import pytest
 import torch
 from tests.norms.norm_formulas import REFERENCES, Context
 
-from normbench.config.schema import NormConfig
+from .configs import norm_cfg
 from normbench.norms import NORMS, ROLES, NormSite, create_norm
 
 CHANNELS = 6
@@ -33,10 +33,10 @@ RENORM = dict(renorm_schedule="absolute", renorm_warmup_steps=2, renorm_rmax_ste
 RENORM_STEP, RENORM_LIMITS = 4, (2.0, 1.0)
 
 
-def norm_config(name: str, **overrides) -> NormConfig:
-    settings = dict(groups=2, max_time_steps=SLOTS, virtual_batch_size=3, momentum=0.2, eps=1e-5, **RENORM)
-    settings.update(overrides)
-    return NormConfig(name=name, **settings)
+def norm_settings(**overrides) -> dict:
+    """The settings every norm is tested with (each norm's schema takes the ones it has)."""
+    return {**dict(groups=2, max_time_steps=SLOTS, virtual_batch_size=3, momentum=0.2, eps=1e-5, **RENORM),
+            **overrides}
 
 
 def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
@@ -74,14 +74,16 @@ def parameters(module: torch.nn.Module) -> dict:
     return {name.rsplit(".", 1)[-1]: p for name, p in module.named_parameters()}
 
 
-def context(cfg: NormConfig, role: str, training: bool, t: int) -> Context:
-    return Context(role=role, training=training, t=t, slots=SLOTS if role == "step" else 1, eps=cfg.eps,
-                   momentum=cfg.momentum, groups=cfg.groups, virtual_batch_size=cfg.virtual_batch_size,
+def context(settings: dict, role: str, training: bool, t: int) -> Context:
+    return Context(role=role, training=training, t=t, slots=SLOTS if role == "step" else 1, eps=settings["eps"],
+                   momentum=settings["momentum"], groups=settings["groups"],
+                   virtual_batch_size=settings["virtual_batch_size"],
                    rmax=RENORM_LIMITS[0], dmax=RENORM_LIMITS[1])
 
 
 def check_against_reference(name, role, shape, t, training, dtype, **overrides):
-    cfg = norm_config(name, **overrides)
+    settings = norm_settings(**overrides)
+    cfg = norm_cfg(name, **settings)
     generator = torch.Generator().manual_seed(zlib.crc32(f"{name}{role}{shape}{training}{dtype}{overrides}".encode()))
     module = create_norm(cfg, NormSite(role, CHANNELS)).to(dtype)
     randomize(module, generator)
@@ -99,7 +101,7 @@ def check_against_reference(name, role, shape, t, training, dtype, **overrides):
 
     x_ref = x.detach().double().requires_grad_()
     params_ref = {key: p.detach().double().requires_grad_() for key, p in params.items()}
-    y_ref = REFERENCES[name](x_ref, params_ref, running, context(cfg, role, training, t))
+    y_ref = REFERENCES[name](x_ref, params_ref, running, context(settings, role, training, t))
     grads_ref = torch.autograd.grad((y_ref * weights).sum(), [x_ref, *params_ref.values()], allow_unused=True)
 
     tolerance = TOLERANCE[dtype]
@@ -118,13 +120,13 @@ def check_against_reference(name, role, shape, t, training, dtype, **overrides):
 
 def cases():
     for name, spec in sorted(NORMS.entries().items()):
-        for role in sorted(spec.roles):
+        for role in sorted(spec.traits.roles):
             for shape, t in SHAPES[role]:
                 for training in (True, False):
                     for dtype in (torch.float32, torch.float64):
                         yield pytest.param(name, role, shape, t, training, dtype, {},
                                            id=f"{name}-{role}-{list(shape)}-t{t}-{'train' if training else 'eval'}-{str(dtype)[6:]}")
-                    if spec.batch_dependent:
+                    if spec.traits.batch_dependent:
                         yield pytest.param(name, role, shape, t, training, torch.float64,
                                            {"track_running_stats": False},
                                            id=f"{name}-{role}-{list(shape)}-t{t}-{'train' if training else 'eval'}-untracked")

@@ -5,16 +5,17 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from normbench.config.schema import NormConfig
+from .configs import norm_cfg
 from normbench.errors import ConfigError
-from normbench.norms import NORMS, ROLES, NormSite, create_norm, norms_for_role
+from normbench.norms import NORMS, ROLES, NormSite, create_norm, norms_for_role, traits
+from normbench.norms.hooks import TrainStepAware
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "norm"
 
 
 def test_instance_norm_on_a_feature_vector_is_refused_naming_the_norms_allowed_there():
     with pytest.raises(ConfigError) as refused:
-        create_norm(NormConfig(name="instance"), NormSite("features", 8, "model=mlp"))
+        create_norm(norm_cfg("instance"), NormSite("features", 8, "model=mlp"))
     message = str(refused.value)
     assert "\n" not in message
     assert "norm=instance has no meaning on a feature vector in model=mlp" in message
@@ -25,8 +26,8 @@ def test_instance_norm_on_a_feature_vector_is_refused_naming_the_norms_allowed_t
 def test_every_norm_is_built_for_its_roles_and_refused_elsewhere(role):
     allowed = norms_for_role(role)
     for name, spec in NORMS.entries().items():
-        cfg = NormConfig(name=name, groups=1)
-        if role in spec.roles:
+        cfg = norm_cfg(name, groups=1)
+        if role in traits(name).roles:
             assert name in allowed
             create_norm(cfg, NormSite(role, 4))
         else:
@@ -36,8 +37,8 @@ def test_every_norm_is_built_for_its_roles_and_refused_elsewhere(role):
 
 def test_zoo_norms_support_every_role_and_sync_batch_norm_is_not_registered():
     for name in ("batch_renorm", "ghost_batch", "switch"):
-        assert NORMS.get(name).roles == frozenset(ROLES)
-        assert NORMS.get(name).batch_dependent
+        assert traits(name).roles == frozenset(ROLES)
+        assert traits(name).batch_dependent
     assert "sync_batch" not in NORMS.names()
 
 
@@ -45,10 +46,10 @@ def test_every_norm_has_a_config_that_matches_the_schema():
     files = {path.stem: path for path in CONFIGS.glob("*.yaml")}
     assert set(files) == set(NORMS.names())
     for name, path in files.items():
-        # Unknown keys or wrong types raise here, as they would when Hydra merges the group into NormConfig.
-        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(NormConfig), OmegaConf.load(path)))
+        # Unknown keys or wrong types raise here, as they do when Hydra merges the YAML onto the norm's schema.
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(NORMS.get(name).config), OmegaConf.load(path)))
         assert cfg.name == name
-        for role in NORMS.get(name).roles:
+        for role in traits(name).roles:
             create_norm(cfg, NormSite(role, 25))  # the default CNN's 25 channels
 
 
@@ -60,8 +61,8 @@ def test_batch_renorm_config_uses_the_papers_schedule_and_update_rate():
 
 def test_only_batch_renorm_takes_the_trainers_step():
     for name, spec in NORMS.entries().items():
-        for role in spec.roles:
-            modules = create_norm(NormConfig(name=name, groups=1), NormSite(role, 4)).modules()
-            hooked = [m for m in modules if hasattr(m, "on_train_step")]
+        for role in traits(name).roles:
+            modules = create_norm(norm_cfg(name, groups=1), NormSite(role, 4)).modules()
+            hooked = [m for m in modules if isinstance(m, TrainStepAware)]
             assert bool(hooked) == (name == "batch_renorm"), (name, role)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from tests.norms.norm_formulas import batch_dims, moments, position_dims, sample_dims
 
-from normbench.config.schema import NormConfig
+from .configs import norm_cfg
 from normbench.norms import NormSite, create_norm
 
 EPS = 1e-5
@@ -12,7 +12,7 @@ AXES = {"in": position_dims, "ln": sample_dims, "bn": batch_dims}
 
 
 def switch(role="map2d", channels=4):
-    cfg = NormConfig(name="switch", affine=False)
+    cfg = norm_cfg("switch", affine=False)
     return create_norm(cfg, NormSite(role, channels)).double().train()
 
 

@@ -1,0 +1,121 @@
+"""The base schema of each kind of option (model, norm, data set, optimizer) and the field markers of a
+run's identity.
+
+Every option declares its own dataclass, derived from its kind's base here, and registers it with its
+builder (`register_norm(name, config=...)`, ...). Hydra merges the option's YAML onto that dataclass, so
+an option's config holds its own keys only, typed; a builder receives an instance of its own dataclass.
+
+Identity markers (read by normbench/rundir/identity.py):
+  execution_only(default)  a setting of how a run is carried out (where a cache lives, how often to
+                           checkpoint), never part of the run's identity;
+  added_field(default)     a field added after identity version 2: left out of the identity while it has
+                           its default, so adding it does not change the hash of any run already on disk.
+"""
+
+import math
+from dataclasses import MISSING as NO_DEFAULT, dataclass, field
+from typing import Any, List, Optional
+
+from omegaconf import MISSING
+
+from normbench.errors import ConfigError
+
+IDENTITY = "identity"  # dataclass field metadata key
+EXECUTION_ONLY = "execution_only"
+UNLESS_DEFAULT = "unless_default"
+
+
+def execution_only(default: Any = NO_DEFAULT, *, default_factory: Any = NO_DEFAULT) -> Any:
+    return field(default=default, default_factory=default_factory, metadata={IDENTITY: EXECUTION_ONLY})
+
+
+def added_field(default: Any = NO_DEFAULT, *, default_factory: Any = NO_DEFAULT) -> Any:
+    return field(default=default, default_factory=default_factory, metadata={IDENTITY: UNLESS_DEFAULT})
+
+
+# --- checks shared by every schema ------------------------------------------------------------------------
+
+def finite(value: float, key: str) -> None:
+    if value is None or not math.isfinite(value):
+        raise ConfigError(f"{key}={value} must be a finite number")
+
+
+def positive(value, key: str) -> None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)) or value <= 0:
+        raise ConfigError(f"{key}={value} must be positive (and finite)")
+
+
+def at_least(value, low, key: str) -> None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)) or value < low:
+        raise ConfigError(f"{key}={value} must be >= {low} (and finite)")
+
+
+def within(value, low, high, key: str) -> None:
+    if value is None or not (low <= value <= high):
+        raise ConfigError(f"{key}={value} must be in [{low}, {high}]")
+
+
+# --- the base of each kind ----------------------------------------------------------------------------------
+
+@dataclass
+class OptionConfig:
+    """What every option has: the name it is registered under (and selected by, e.g. `norm=group`)."""
+
+    name: str = MISSING
+
+    def check(self) -> None:
+        """Refuse values no type can rule out (ranges, NaN), each with a one-line ConfigError."""
+
+
+@dataclass
+class NormConfig(OptionConfig):
+    """The keys every norm has; a norm without hyperparameters of its own uses this schema as it is."""
+
+    eps: float = 1e-5
+    affine: bool = True  # a learned per-channel gain (and shift, for norms that have one)
+
+    def check(self) -> None:
+        positive(self.eps, "norm.eps")
+
+
+@dataclass
+class ModelConfig(OptionConfig):
+    def label(self) -> str:
+        """How reports name this model (an RNN adds its cell: rnn-gru)."""
+        return self.name
+
+    def variant(self) -> Optional[str]:
+        """The part of the label beyond the name (e.g. the RNN's cell), None if there is none."""
+        return None
+
+    def layer_norm_names(self) -> Optional[List[str]]:
+        """One norm name per layer where the model lets each layer choose (None: `norm` everywhere)."""
+        return None
+
+
+@dataclass
+class DataConfig(OptionConfig):
+    # Input shape of one sample: [C, L] for sequences, [C, H, W] for images, [F] for plain feature vectors.
+    shape: List[int] = field(default_factory=list)
+    num_classes: int = 10
+    seed: int = 42  # the data's own seed, fixed across runs so seeds vary the model, not the data
+    num_train: int = 4000
+    num_test: int = 1000
+    cache_dir: Optional[str] = execution_only(None)  # null = $NORMBENCH_CACHE or ~/.cache/normbench
+
+    def check(self) -> None:
+        if not self.shape or min(self.shape) < 1:
+            raise ConfigError(f"data.shape={list(self.shape)} must be a non-empty list of positive sizes")
+        at_least(self.num_classes, 2, "data.num_classes")
+        positive(self.num_train, "data.num_train")
+        positive(self.num_test, "data.num_test")
+
+
+@dataclass
+class OptimConfig(OptionConfig):
+    lr: float = 1e-2
+    weight_decay: float = 0.0
+
+    def check(self) -> None:
+        positive(self.lr, "optim.lr")
+        at_least(self.weight_decay, 0, "optim.weight_decay")
