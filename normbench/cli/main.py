@@ -12,6 +12,8 @@ commands:
                 normbench train -m experiment=bn_vs_ln
   report   turn runs into plots, tables with confidence intervals and verdicts on common claims
            e.g. normbench report results/bn_vs_ln
+  migrate  bring run directories of earlier normbench versions up to date (nothing is re-run)
+           e.g. normbench migrate results/
   bench    measure normbench's trainer against a bare PyTorch loop (steps/s ratio)
 
 `normbench <command> --help` shows a command's own help.
@@ -38,7 +40,13 @@ def _bench(argv: list[str]) -> int:
     return bench_main(argv)
 
 
-COMMANDS = {"train": _train, "report": _report, "bench": _bench}
+def _migrate(argv: list[str]) -> int:
+    from normbench.cli.migrate import main as migrate_main
+
+    return migrate_main(argv)
+
+
+COMMANDS = {"train": _train, "report": _report, "migrate": _migrate, "bench": _bench}
 
 
 def main(argv: list[str] | None = None) -> None:

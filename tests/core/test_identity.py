@@ -14,3 +14,56 @@ def test_hashes_separate_configs_and_group_seeds(make_cfg):
     assert config_hash(s0) != config_hash(s1) and group_hash(s0) == group_hash(s1)
     assert group_hash(s0) != group_hash(other)
     assert config_hash(s0) == config_hash(make_cfg("seed=0", "progress=false", "device=cpu"))  # display-only keys
+
+
+def test_execution_settings_never_change_a_runs_identity(make_cfg):
+    base = config_hash(make_cfg())
+    for override in ("trainer.checkpoint_interval=50", "data.cache_dir=/elsewhere", "results_dir=/x", "num_threads=2",
+                     "force=true", "user_dir=.", "progress=false"):
+        assert config_hash(make_cfg(override)) == base, override
+
+
+def test_every_value_a_run_uses_changes_its_identity(make_cfg):
+    base = make_cfg("model=cnn", "norm=group")
+    changed = ["model.channels=[25,25,20]", "norm.groups=25", "norm.eps=0.001", "data.num_train=3000", "optim.lr=0.02",
+               "optim.betas=[0.8,0.999]", "trainer.max_steps=10", "probe.every=5", "batch_size=50", "deterministic=true"]
+    hashes = {override: config_hash(make_cfg("model=cnn", "norm=group", override)) for override in changed}
+    assert config_hash(base) not in hashes.values()
+    assert len(set(hashes.values())) == len(changed)
+
+
+def test_a_field_added_to_another_option_leaves_existing_hashes_unchanged(make_cfg, monkeypatch):
+    """The upgrade case: a new key in the CNN's schema (or a new norm) must not re-identify MLP runs."""
+    from dataclasses import field, make_dataclass
+
+    from hydra.core.config_store import ConfigStore
+
+    from normbench.models.cnn import CNNConfig
+
+    mlp_before = make_cfg("model=mlp", "norm=batch")
+    before = (config_hash(mlp_before), group_hash(mlp_before))
+    wider = make_dataclass("CNNConfig", [("dilation", int, field(default=1))], bases=(CNNConfig,))
+    store = ConfigStore.instance()
+    monkeypatch.setitem(store.repo["schema"]["model"], "cnn.yaml", store.repo["schema"]["model"]["cnn.yaml"])
+    store.store(group="schema/model", name="cnn", node=wider)
+    assert "dilation" in make_cfg("model=cnn").model  # the new field is really there for CNN runs
+    mlp_after = make_cfg("model=mlp", "norm=batch")
+    assert (config_hash(mlp_after), group_hash(mlp_after)) == before
+
+
+def test_a_field_added_later_changes_no_hash_until_it_is_set(make_cfg, monkeypatch):
+    """`added_field`: a key introduced after identity version 2 is left out of the identity at its default."""
+    from dataclasses import make_dataclass
+
+    from hydra.core.config_store import ConfigStore
+
+    from normbench.config.options import added_field
+    from normbench.models.mlp import MLPConfig
+
+    before = config_hash(make_cfg("model=mlp"))
+    newer = make_dataclass("MLPConfig", [("dropout", float, added_field(0.0))], bases=(MLPConfig,))
+    store = ConfigStore.instance()
+    monkeypatch.setitem(store.repo["schema"]["model"], "mlp.yaml", store.repo["schema"]["model"]["mlp.yaml"])
+    store.store(group="schema/model", name="mlp", node=newer)
+    assert config_hash(make_cfg("model=mlp")) == before
+    assert config_hash(make_cfg("model=mlp", "model.dropout=0.1")) != before

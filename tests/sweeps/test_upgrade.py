@@ -1,0 +1,100 @@
+"""Results outlive upgrades: run directories written by normbench 0.1 (tests/fixtures/v1, identity version 1)
+are migrated in place, skipped by the same sweep re-launched, pooled with new seeds by the report, and the
+same configurations trained today give the same numbers."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from normbench.report.load import load_runs
+from normbench.rundir.migrate import LEGACY_CONFIG, migrate_tree
+
+from .conftest import normbench_train, run_dirs, summaries, tally_counts
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
+UPGRADE = ["experiment=upgrade", "data=synthetic", "model=mlp"]
+MODELS = ["experiment=models", "data=digits"]
+
+
+@pytest.fixture
+def legacy(tmp_path):
+    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "results", tmp_path / "conf"
+
+
+def _sweep(results, conf, *args):
+    return normbench_train("-m", "--config-dir", str(conf), f"results_dir={results}", *args)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file of every run directory under `root` (not the sweep's own multirun.yaml or ledger)."""
+    return {str(p.relative_to(root)): p.read_bytes() for study in sorted(root.iterdir()) for run in run_dirs(study)
+            for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def test_an_unmigrated_run_is_refused_with_the_command_that_fixes_it(legacy):
+    results, conf = legacy
+    before = _files(results)
+    out = _sweep(results, conf, *UPGRADE)
+    assert out.returncode == 1
+    assert tally_counts(out.stdout)["invalid"] == 4
+    assert f"normbench migrate {results / 'upgrade'}" in out.stderr
+    assert _files(results) == before  # nothing overwritten
+
+
+def test_migrated_runs_are_skipped_and_pooled_with_new_seeds(legacy):
+    results, conf = legacy
+    migrations = migrate_tree(results)
+    assert [m.outcome for m in migrations] == ["migrated"] * 10
+    old = {name: s["migrated_from"] for name, s in summaries(results / "upgrade").items()}
+    assert all(entry["identity_version"] == 1 for entry in old.values())
+
+    again = _sweep(results, conf, *UPGRADE)
+    assert again.returncode == 0, again.stderr
+    assert tally_counts(again.stdout)["skipped"] == 4 and tally_counts(again.stdout)["completed"] == 0
+
+    more = _sweep(results, conf, *UPGRADE, "seed=2")  # a third seed, trained by today's normbench
+    assert tally_counts(more.stdout)["completed"] == 2, more.stderr
+    runs = load_runs([results / "upgrade"]).runs
+    assert set(runs.status) == {"completed"} and len(runs) == 6
+    seeds = runs.groupby("norm").agg(groups=("group_hash", "nunique"), seeds=("seed", "nunique"))
+    assert seeds.to_dict("index") == {"batch": {"groups": 1, "seeds": 3}, "layer": {"groups": 1, "seeds": 3}}
+
+
+def test_migration_is_idempotent_keeps_the_old_config_and_touches_no_metrics(legacy):
+    results, _ = legacy
+    run = results / "models" / "rnn-gru_batch_digits_bs50_adam-lr0.01_s0"
+    original_config, metrics = (run / ".hydra" / "config.yaml").read_text(), (run / "metrics.csv").read_bytes()
+    assert [m.outcome for m in migrate_tree(results, dry_run=True)] == ["migrated"] * 10
+    assert (run / ".hydra" / "config.yaml").read_text() == original_config  # a dry run writes nothing
+    migrate_tree(results)
+    once = _files(results)
+    assert [m.outcome for m in migrate_tree(results)] == ["current"] * 10
+    assert _files(results) == once
+    assert (run / LEGACY_CONFIG).read_text() == original_config
+    assert "channels" not in (run / ".hydra" / "config.yaml").read_text()  # today's form: the RNN's own keys
+    assert (run / "metrics.csv").read_bytes() == metrics
+    identity = json.loads((run / "identity.json").read_text())
+    assert identity["config_hash"] == json.loads((run / "summary.json").read_text())["config_hash"]
+
+
+def test_the_same_configurations_give_the_same_numbers_as_before(legacy, tmp_path):
+    """One run per model (MLP, CNN, GRU) x BN/LN, trained again from scratch: identical results."""
+    _, conf = legacy
+    fresh = tmp_path / "fresh"
+    out = _sweep(fresh, conf, *MODELS)
+    assert out.returncode == 0, out.stderr
+    migrate_tree(legacy[0])
+    before, after = summaries(legacy[0] / "models"), summaries(fresh / "models")
+    assert sorted(after) == sorted(before) and len(after) == 6
+    for name, summary in after.items():
+        for key in ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc", "num_params"):
+            assert summary[key] == before[name][key], (name, key)
+        assert summary["config_hash"] == before[name]["config_hash"]  # the migrated identity is today's
+        new, old = (pd.read_csv(root / "models" / name / "metrics.csv").query("metric != 'samples_per_s'")
+                    for root in (fresh, legacy[0]))  # every number but the measured speed
+        pd.testing.assert_frame_equal(new, old)
+    assert len(run_dirs(fresh / "models")) == 6
