@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.paths import config_dir
-from normbench.config.plugins import load_options, user_configs, user_dir_argument
+from normbench.config.plugins import load_options, plugin_config_dirs, user_dir_argument
 from normbench.config.preflight import command_line_error
 from normbench.config.resolvers import register_resolvers
 from normbench.config.schema import register_configs
@@ -106,15 +106,29 @@ def main() -> None:
 
 def _prepare_command_line() -> None:
     """Check the command line, load a user_dir's plugins and put its configs/ on Hydra's search path."""
-    problem = command_line_error(sys.argv[1:])
+    user_dir = user_dir_argument(sys.argv[1:])
+    load_options(user_dir)
+    configs = plugin_config_dirs(user_dir)
+    problem = command_line_error(sys.argv[1:], configs)
     if problem:
         raise ConfigError(problem)
-    user_dir = user_dir_argument(sys.argv[1:])
-    if user_dir:
-        load_options(user_dir)
-        configs = user_configs(user_dir)
-        if configs is not None:
-            sys.argv.append(f"hydra.searchpath=[file://{configs}]")
+    if configs:
+        searchpath = f"hydra.searchpath=[{','.join(f'file://{path}' for path in configs)}]"
+        sys.argv[1:] = with_override(sys.argv[1:], searchpath)
+
+
+# Hydra's options that take a value: the argument after one of them is not an override.
+_VALUE_OPTIONS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
+                  "-cd", "--experimental-rerun", "--shell-completion", "-sc", "--info", "-i"}
+
+
+def with_override(argv: list[str], override: str) -> list[str]:
+    """`argv` with `override` added beside the other overrides: Hydra's parser takes them as one block."""
+    for index, argument in enumerate(argv):
+        follows_option = index > 0 and argv[index - 1] in _VALUE_OPTIONS
+        if "=" in argument and not argument.startswith("-") and not follows_option:
+            return [*argv[:index], override, *argv[index:]]
+    return [*argv, override]
 
 
 if __name__ == "__main__":

@@ -27,16 +27,21 @@ _entry_points_loaded = False
 
 def load_options(user_dir: str | None = None) -> None:
     """Register every option: the package's, the installed plugins', and those in `user_dir` (idempotent)."""
+    for group in ("data", "model", "norm", "optim"):
+        registry(group).load()
+    _load_entry_points()
+    if user_dir:
+        load_user_dir(user_dir)
+
+
+def registry(group: str):
+    """The registry of an option group: model, norm, data or optim."""
     from normbench.data import DATASETS
     from normbench.models import MODELS
     from normbench.norms import NORMS
     from normbench.optim import OPTIMIZERS
 
-    for registry in (DATASETS, MODELS, NORMS, OPTIMIZERS):
-        registry.load()
-    _load_entry_points()
-    if user_dir:
-        load_user_dir(user_dir)
+    return {"data": DATASETS, "model": MODELS, "norm": NORMS, "optim": OPTIMIZERS}[group]
 
 
 def _load_entry_points() -> None:
@@ -83,10 +88,17 @@ def load_user_dir(user_dir: str) -> None:
             raise ConfigError(f"user_dir plugin {file} failed to import: {type(error).__name__}: {error}") from None
 
 
-def user_configs(user_dir: str) -> Path | None:
-    """DIR/configs, if the user directory has one: the YAMLs of its options."""
-    configs = user_dir_path(user_dir) / "configs"
-    return configs if configs.is_dir() else None
+def plugin_config_dirs(user_dir: str | None) -> list[Path]:
+    """The `configs/` directories of the installed plugins' packages and of `user_dir`: the YAMLs of their
+    options, for Hydra's search path."""
+    dirs = []
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        spec = importlib.util.find_spec(entry_point.module)
+        if spec is not None and spec.origin:
+            dirs.append(Path(spec.origin).parent / "configs")
+    if user_dir:
+        dirs.append(user_dir_path(user_dir) / "configs")
+    return [path for path in dirs if path.is_dir()]
 
 
 def user_dir_argument(argv: list[str]) -> str | None:

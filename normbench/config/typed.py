@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from omegaconf import DictConfig, OmegaConf
 
-from normbench.config.plugins import load_options
+from normbench.config.plugins import load_options, registry
 from normbench.config.schema import OPTION_GROUPS, Config
 from normbench.errors import ConfigError
 
@@ -20,20 +20,14 @@ def typed_config(resolved: dict) -> DictConfig:
     """`resolved` (plain values, e.g. a run's .hydra/config.yaml) merged onto the schemas of the options it
     selects. Keys the option's schema does not have (normbench 0.1 gave every option every option's keys)
     are dropped; a value the schema refuses is a ConfigError."""
-    from normbench.data import DATASETS
-    from normbench.models import MODELS
-    from normbench.norms import NORMS
-    from normbench.optim import OPTIMIZERS
-
     load_options(resolved.get("user_dir"))
-    registries = {"data": DATASETS, "model": MODELS, "norm": NORMS, "optim": OPTIMIZERS}
     top = {f.name for f in fields(Config)}
     cfg = OmegaConf.structured(Config)
     try:
         cfg.merge_with({key: value for key, value in resolved.items() if key in top and key not in OPTION_GROUPS})
         for group in OPTION_GROUPS:
             values = dict(resolved[group])
-            schema = registries[group].get(values["name"]).config
+            schema = registry(group).get(values["name"]).config
             own = {f.name for f in fields(schema)}
             section = {key: _current(group, key, value) for key, value in values.items() if key in own}
             cfg[group] = OmegaConf.merge(OmegaConf.structured(schema), section)

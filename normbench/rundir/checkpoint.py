@@ -32,10 +32,10 @@ def save_checkpoint(run_dir: Path, config_hash: str, step: int, training_state: 
     buffer = io.BytesIO()
     torch.save(state, buffer)
     run_dir = Path(run_dir)
-    # The tensors first, then the sidecar that vouches for them: a kill between the two leaves a sidecar
-    # naming the previous step of the same configuration, and the step stored in the tensor file wins.
-    write_bytes_atomic(run_dir / FILENAME, buffer.getvalue())
+    # The sidecar first: it vouches for the configuration, which never changes within a run, so the tensor
+    # file is never on disk without it. The step stored in the tensor file is the one that counts.
     write_json_atomic(run_dir / SIDECAR, {"format": FORMAT, "config_hash": config_hash, "step": step})
+    write_bytes_atomic(run_dir / FILENAME, buffer.getvalue())
 
 
 def remove_checkpoint(run_dir: Path) -> None:

@@ -52,12 +52,15 @@ def test_group_count_must_divide_channels(tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("norm.grups=3", "Key 'grups' not in 'BatchNormConfig'"),
-    ("norm=weight", "Could not find 'norm/weight'"),
+    ("norm=weight", "norm=weight is not a norm in configs/norm/; choose one of: batch, batch_renorm"),
+    ("model=mpl", "(did you mean model=mlp?)"),
+    ("model=rnn model.cell=rnn", "Invalid value 'rnn', expected one of [lstm, gru]"),
+    ("model=mlp model.cell=gru", "Key 'cell' not in 'MLPConfig'"),  # an RNN key on an MLP
     ("batch_size=abc", "could not be converted to Integer"),
     ("learning_rate=1", "Key 'learning_rate' not in 'Config'"),
 ])
 def test_hydra_refuses_unknown_keys_options_and_types(tmp_path, override, message):
-    out = run_cli("train", override, f"results_dir={tmp_path}")
+    out = run_cli("train", *override.split(), f"results_dir={tmp_path}")
     assert out.returncode != 0 and message in out.stderr
 
 
