@@ -6,7 +6,6 @@ should not be counted (failed, incomplete, duplicate) is kept as a row with a st
 never dropped silently, and never a crash.
 """
 
-import hashlib
 import io
 import json
 import math
@@ -17,18 +16,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from normbench.report.discover import SUMMARY, RunDir, find_run_dirs
+from normbench.report.discover import RunDir, find_run_dirs
 from normbench.report.events import CorruptEventFile, read_events
+from normbench.rundir.contract import (COMPLETED, DIVERGED, FAILED, FINAL_KEYS, FINISHED, HPARAM_KEYS, HYDRA_CONFIG,
+                                       METRICS, METRICS_COLUMNS, METRICS_HEADER, NON_IDENTITY_KEYS,
+                                       REQUIRED_SUMMARY_KEYS, RUN_STATUSES, SUMMARY, digest, model_label, norm_label)
 
-USABLE = ("completed", "diverged")  # the runs that enter statistics
-STATUS_ORDER = ("completed", "diverged", "failed", "incomplete", "unreadable", "duplicate")
-REQUIRED_SUMMARY_KEYS = ("status", "group_hash", "model", "norm", "data", "batch_size", "seed", "optimizer", "lr")
-REQUIRED_HPARAMS = ("model", "norm", "data", "batch_size", "optimizer", "lr", "seed")
-METRICS_HEADER = "step,split,metric,value"
-CSV_DTYPES = {"step": "int64", "split": "category", "metric": "category", "value": "float64"}
-FINAL_KEYS = ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc")
-# Settings of how a run was carried out, not what it computed (as the trainer's identity hash treats them).
-NON_IDENTITY_KEYS = ("progress", "results_dir", "force", "device", "num_threads")
+# The reader's own statuses, for directories that hold no usable run; a run's own status is one of RUN_STATUSES.
+INCOMPLETE, UNREADABLE, DUPLICATE = "incomplete", "unreadable", "duplicate"
+STATUS_ORDER = (*RUN_STATUSES, INCOMPLETE, UNREADABLE, DUPLICATE)
+CSV_DTYPES = dict(zip(METRICS_COLUMNS, ("int64", "category", "category", "float64")))
+# An event-only run's identity is the config minus the settings of how it was carried out, as the writer hashes
+# it today (identity v1, normbench/config/schema.py). The contract's NON_IDENTITY_KEYS (v2) also leaves out
+# experiment and extra; dropping experiment here would make one configuration run in two experiments a duplicate.
+_STILL_HASHED = ("experiment", "extra")
+EXECUTION_KEYS = tuple(key for key in NON_IDENTITY_KEYS if key not in _STILL_HASHED)
+EVENTS_ONLY_NOTE = (f"no {SUMMARY}: read from TensorBoard events; status and final values inferred from the "
+                    "last logged points")
 
 Curves = dict[str, tuple[np.ndarray, np.ndarray]]  # "split/metric" -> (ascending steps, values)
 READ_CSV = object()  # read_run's answer for "curves in metrics.csv, read later with all the others"
@@ -53,16 +57,16 @@ def load_runs(roots, exclude=()) -> LoadedRuns:
         record, run_curves = read_run(run, run_id)
         records[run_id] = record
         if run_curves is READ_CSV:
-            csv_paths[run_id] = run.path / "metrics.csv"
+            csv_paths[run_id] = run.path / METRICS
         elif run_curves is not None:
             curves[run_id] = run_curves
     for run_id, result in read_metrics_files(csv_paths).items():
         if isinstance(result, UnreadableRun):
-            records[run_id].update(status="unreadable", reason=str(result))
+            records[run_id].update(status=UNREADABLE, reason=str(result))
         else:
             curves[run_id] = result
     runs = _mark_duplicates(_runs_frame(list(records.values())))
-    for run_id in runs.loc[runs["status"] == "duplicate", "run_id"]:
+    for run_id in runs.loc[runs["status"] == DUPLICATE, "run_id"]:
         curves.pop(run_id, None)
     return LoadedRuns(runs, curves)
 
@@ -76,50 +80,48 @@ def read_run(run: RunDir, run_id: str) -> tuple[dict, Curves | None]:
         if run.has_summary:
             return _read_with_summary(run, record)
         if run.has_metrics:
-            record.update(status="incomplete", reason="no summary.json: the run is still going, or was killed")
+            record.update(status=INCOMPLETE, reason=f"no {SUMMARY}: the run is still going, or was killed")
             return record, None
         return _read_events_only(run, record)
     except UnreadableRun as error:
-        record.update(status="unreadable", reason=str(error))
+        record.update(status=UNREADABLE, reason=str(error))
         return record, None
 
 
 def _read_with_summary(run: RunDir, record: dict) -> tuple[dict, Curves | None]:
     summary = read_summary(run.path / SUMMARY)
     record.update(summary_columns(summary))
-    if record["status"] == "failed":
+    if record["status"] == FAILED:
         record["reason"] = f"failed: {summary.get('error') or 'no error message recorded'}"
         return record, None
     if run.has_metrics:
-        record.update(source="metrics.csv", loss_resolution="per step")
+        record.update(source=METRICS, loss_resolution="per step")
         return record, READ_CSV
     if run.event_files:
         record.update(source="events", loss_resolution="log-window mean")
         return record, _event_curves(run)[0]
-    record.update(source="summary only", note="no metrics.csv or event files: curve metrics are missing")
+    record.update(source="summary only", note=f"no {METRICS} or event files: curve metrics are missing")
     return record, {}
 
 
 def _read_events_only(run: RunDir, record: dict) -> tuple[dict, Curves]:
     curves, finals, hparams, diverged_step = _event_curves(run)
-    config = config_from_hparams(hparams) or config_from_hydra(run.path / ".hydra" / "config.yaml")
+    config = config_from_hparams(hparams) or config_from_hydra(run.path / HYDRA_CONFIG)
     if config is None:
-        raise UnreadableRun("event files only, and neither their hparams nor .hydra/config.yaml give the "
-                            "configuration (model, norm, data, batch_size, optimizer, lr, seed): cannot group it")
+        raise UnreadableRun(f"event files only, and neither their hparams nor {HYDRA_CONFIG} give the "
+                            f"configuration ({', '.join(HPARAM_KEYS)}): cannot group it")
     config.setdefault("experiment", run.path.parent.name)  # results/<experiment>/<run-name>/
     # Everything in the config identifies the configuration, except how the run was carried out.
-    identity = {key: value for key, value in config.items() if key not in NON_IDENTITY_KEYS}
+    identity = {key: value for key, value in config.items() if key not in EXECUTION_KEYS}
     without_seed = {key: value for key, value in identity.items() if key != "seed"}
     steps = max((int(s[-1]) for s, _ in curves.values() if len(s)), default=0)
     record.update(
-        status="diverged" if diverged_step is not None else "completed",
-        source="events", loss_resolution="log-window mean",
-        note="no summary.json: read from TensorBoard events; status and final values inferred from the "
-             "last logged points",
-        run_name=run.path.name, config_hash="tb-" + _digest(identity), group_hash="tb-" + _digest(without_seed),
+        status=DIVERGED if diverged_step is not None else COMPLETED,
+        source="events", loss_resolution="log-window mean", note=EVENTS_ONLY_NOTE,
+        run_name=run.path.name, config_hash="tb-" + digest(identity), group_hash="tb-" + digest(without_seed),
         steps=steps, max_steps=steps, diverged_step=diverged_step,
         **_model_columns(config["model"], config.get("model_cell")),
-        **{key: config[key] for key in ("experiment", "norm", "data", "batch_size", "optimizer", "lr", "seed")},
+        **{key: config[key] for key in ("experiment", *HPARAM_KEYS) if key != "model"},
     )
     for key in FINAL_KEYS:  # the trainer logs its final values as hparam/final_* scalars
         tag = key.removeprefix("final_").replace("_", "/", 1)  # final_test_acc -> test/acc
@@ -158,19 +160,19 @@ def read_summary(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise UnreadableRun(f"summary.json: cannot be read ({error})") from None
+        raise UnreadableRun(f"{SUMMARY}: cannot be read ({error})") from None
     try:
         summary = json.loads(text)
     except json.JSONDecodeError as error:
-        raise UnreadableRun(f"summary.json: invalid JSON, truncated or corrupt ({error.msg} at line "
+        raise UnreadableRun(f"{SUMMARY}: invalid JSON, truncated or corrupt ({error.msg} at line "
                             f"{error.lineno} column {error.colno})") from None
     if not isinstance(summary, dict):
-        raise UnreadableRun("summary.json: not a JSON object")
+        raise UnreadableRun(f"{SUMMARY}: not a JSON object")
     missing = [key for key in REQUIRED_SUMMARY_KEYS if summary.get(key) is None]
     if missing:
-        raise UnreadableRun(f"summary.json: missing {', '.join(missing)}")
-    if summary["status"] not in ("completed", "diverged", "failed"):
-        raise UnreadableRun(f"summary.json: unknown status {summary['status']!r}")
+        raise UnreadableRun(f"{SUMMARY}: missing {', '.join(missing)}")
+    if summary["status"] not in RUN_STATUSES:
+        raise UnreadableRun(f"{SUMMARY}: unknown status {summary['status']!r}")
     return summary
 
 
@@ -181,7 +183,7 @@ def summary_columns(summary: dict) -> dict:
     try:
         columns.update(batch_size=int(summary["batch_size"]), seed=int(summary["seed"]), lr=float(summary["lr"]))
     except (TypeError, ValueError):
-        raise UnreadableRun("summary.json: batch_size, seed and lr must be numbers") from None
+        raise UnreadableRun(f"{SUMMARY}: batch_size, seed and lr must be numbers") from None
     columns.update(_model_columns(summary["model"], summary.get("model_cell")))
     return columns
 
@@ -190,7 +192,7 @@ def _model_columns(model: str, cell: str | None) -> dict:
     """`rnn` with cell `gru` is the model `rnn-gru`: an LSTM and a GRU are compared as different models."""
     if cell is None and "-" in str(model):  # hparams carry the label itself, e.g. "rnn-gru"
         model, cell = str(model).split("-", 1)
-    return {"model": model, "model_cell": cell, "model_label": f"{model}-{cell}" if cell else str(model)}
+    return {"model": model, "model_cell": cell, "model_label": model_label(model, cell)}
 
 
 # --- metrics.csv -------------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def read_metrics_csv(path: Path) -> Curves:
     try:
         frame = pd.read_csv(io.BytesIO(body), engine="c", header=None, names=list(CSV_DTYPES), dtype=CSV_DTYPES)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise UnreadableRun(f"metrics.csv: cannot be parsed ({str(error).splitlines()[0]})") from None
+        raise UnreadableRun(f"{METRICS}: cannot be parsed ({str(error).splitlines()[0]})") from None
     split, metric, values = frame["split"].array, frame["metric"].array, frame["value"].to_numpy()
     bad = _bad_rows(split, metric, values)
     if bad.any():
@@ -260,10 +262,10 @@ def _metrics_body(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise UnreadableRun(f"metrics.csv: cannot be read ({error})") from None
+        raise UnreadableRun(f"{METRICS}: cannot be read ({error})") from None
     header, _, body = data.partition(b"\n")
     if header.decode("utf-8", "replace").strip() != METRICS_HEADER:
-        raise UnreadableRun(f"metrics.csv: header is {header[:60].decode('utf-8', 'replace')!r}, "
+        raise UnreadableRun(f"{METRICS}: header is {header[:60].decode('utf-8', 'replace')!r}, "
                             f"expected {METRICS_HEADER!r}")
     return body
 
@@ -281,7 +283,7 @@ def _bad_rows(split: pd.Categorical, metric: pd.Categorical, values: np.ndarray)
 
 
 def _bad_rows_reason(bad: np.ndarray) -> str:
-    return (f"metrics.csv: {int(bad.sum())} incomplete or non-finite rows "
+    return (f"{METRICS}: {int(bad.sum())} incomplete or non-finite rows "
             f"(first at line {int(np.flatnonzero(bad)[0]) + 2})")
 
 
@@ -322,7 +324,7 @@ def _ascending(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 # --- configuration of event-only runs ---------------------------------------------------------------
 
 def config_from_hparams(hparams: dict) -> dict | None:
-    if any(hparams.get(key) is None for key in REQUIRED_HPARAMS):
+    if any(hparams.get(key) is None for key in HPARAM_KEYS):
         return None
     try:
         return {**hparams, "batch_size": int(hparams["batch_size"]), "seed": int(hparams["seed"]),
@@ -338,11 +340,13 @@ def config_from_hydra(path: Path) -> dict | None:
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
         layer_norms = config["model"].get("layer_norms")
+        # The norm's name is only looked up when the model has no norm per layer (as the label reads it).
+        norm = norm_label(None if layer_norms else config["norm"]["name"], layer_norms)
         flat = {
             "experiment": config.get("experiment"),
             "model": config["model"]["name"],
             "model_cell": config["model"].get("cell") if config["model"]["name"] == "rnn" else None,
-            "norm": "+".join(layer_norms) if layer_norms else config["norm"]["name"],
+            "norm": norm,
             "data": config["data"]["name"],
             "batch_size": int(config["batch_size"]),
             "seed": int(config["seed"]),
@@ -353,12 +357,8 @@ def config_from_hydra(path: Path) -> dict | None:
         return None
     # Everything else in the config (widths, budgets, ...) also separates configurations.
     rest = {key: json.dumps(value, sort_keys=True, default=str) for key, value in config.items()
-            if key not in ("seed", "batch_size", "experiment", *NON_IDENTITY_KEYS)}
-    return {**{key: value for key, value in flat.items() if value is not None}, "config_rest": _digest(rest)}
-
-
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+            if key not in ("seed", "batch_size", "experiment", *EXECUTION_KEYS)}
+    return {**{key: value for key, value in flat.items() if value is not None}, "config_rest": digest(rest)}
 
 
 # --- the tables --------------------------------------------------------------------------------------
@@ -384,14 +384,14 @@ def _runs_frame(records: list[dict]) -> pd.DataFrame:
 
 def _mark_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
     """The same configuration and seed found twice (e.g. a copied results folder) is counted once."""
-    usable = runs[runs["status"].isin(USABLE) & runs["config_hash"].notna()]
+    usable = runs[runs["status"].isin(FINISHED) & runs["config_hash"].notna()]
     repeated = usable.index[usable.duplicated("config_hash")]
     if repeated.empty:
         return runs
     first_id = usable.drop_duplicates("config_hash").set_index("config_hash")["run_id"]
     runs.loc[repeated, "reason"] = ("duplicate of " + runs.loc[repeated, "config_hash"].map(first_id)
                                     + " (same config_hash): counted once")
-    runs.loc[repeated, "status"] = "duplicate"
+    runs.loc[repeated, "status"] = DUPLICATE
     return runs
 
 

@@ -24,6 +24,7 @@ from normbench.report.groups import SETTING, describe, series_along
 from normbench.report.run_metrics import METRICS, PROBES, STABILITY_FIGURE_METRICS
 from normbench.report.stats import align_curves, ema, mean_band
 from normbench.report.style import LINESTYLES, SETTING_MARKERS, norm_order
+from normbench.rundir import contract
 
 MAX_POINTS = 400  # points drawn per curve (display only; every number uses all points)
 ROWS_PER_FIGURE = 8  # rows of curve panels per figure before it is split in parts
@@ -239,7 +240,7 @@ def _file_safe(text: str) -> str:
 
 def loss_curve_figures(data: PlotData):
     if not any("train/loss" in curves or "test/loss" in curves for curves in data.curves.values()):
-        return Skip("Train and test loss curves", "no usable run has loss curves (metrics.csv or events)")
+        return Skip("Train and test loss curves", f"no usable run has loss curves ({contract.METRICS} or events)")
     smoothing = f" Train curves EMA-smoothed (weight {data.smooth:g}) for display only." if data.smooth else ""
     columns = [("train/loss", "train loss: cross-entropy", data.smooth, True),
                ("test/loss", "test loss: cross-entropy", 0.0, True)]
