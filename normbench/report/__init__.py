@@ -11,7 +11,7 @@ Modules, one concept each (every formula is written out in docs/report.md):
   groups       settings (matched configurations), seed groups and their summaries
   claims       the claims as data, and their evaluation
   style        one colour per norm, the order norms are listed in
-  plots        the figures
+  plots/       the figures: data and panel grid, curves over training, stability, accuracy, heatmap
   sections     what the report says, as blocks (tables, paragraphs, figures)
   render       those blocks as report.md and the self-contained report.html
   pipeline     the whole report, end to end, writing every file atomically
