@@ -3,19 +3,19 @@
 Modules, one concept each (every formula is written out in docs/report.md):
   discover     find run directories under the given roots
   events       read TensorBoard event files (all scalars, hparams, integrity check)
-  load         read every run into a runs table and per-run curves; unreadable runs get a reason
+  load/        read every run into a runs table and per-run curves; unreadable runs get a reason
+               (summary.json, metrics.csv, event-only runs, duplicates, the steps table: a module each)
   stability    stability metrics of one run: pure functions on arrays
   stats        means with Student-t intervals, Welch contrasts, curve alignment, display smoothing
   run_metrics  the per-run metric columns (what each metric is, its unit, which way is better)
   groups       settings (matched configurations), seed groups and their summaries
   claims       the claims as data, and their evaluation
   style        one colour per norm, the order norms are listed in
-  plots        the figures
+  plots/       the figures: data and panel grid, curves over training, stability, accuracy, heatmap
   sections     what the report says, as blocks (tables, paragraphs, figures)
   render       those blocks as report.md and the self-contained report.html
   pipeline     the whole report, end to end, writing every file atomically
   cli          `normbench report` arguments -> pipeline, and the stdout summary
-  synthetic    run directories in the trainer's contract, for the tests and the benchmark
 
 Nothing heavy (pandas, matplotlib, tensorboard) is imported here, so `import normbench` stays fast.
 """

@@ -3,9 +3,11 @@
 import argparse
 import sys
 
-DESCRIPTION = """Turn run directories into a report: tables of mean ± 95% CI per norm, stability metrics,
+from normbench.rundir.contract import METRICS, SUMMARY
+
+DESCRIPTION = f"""Turn run directories into a report: tables of mean ± 95% CI per norm, stability metrics,
 figures, and verdicts on common claims about normalization. Run directories are found at any depth
-(a directory holding summary.json, metrics.csv or TensorBoard event files)."""
+(a directory holding {SUMMARY}, {METRICS} or TensorBoard event files)."""
 
 
 def parser() -> argparse.ArgumentParser:

@@ -8,9 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-SUMMARY = "summary.json"
-METRICS = "metrics.csv"
-EVENTS_PREFIX = "events.out.tfevents."
+from normbench.rundir.contract import EVENTS_PREFIX, METRICS, SUMMARY
+
 REPORT_MARKER = ".normbench-report"  # written into every report output directory
 
 

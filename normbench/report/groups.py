@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from normbench.report import stability
-from normbench.report.load import USABLE
 from normbench.report.run_metrics import METRICS
 from normbench.report.stats import LEVEL, t_half_width
+from normbench.rundir.contract import DIVERGED, FINISHED
 
 SETTING = ("experiment", "model_label", "data", "batch_size", "optimizer", "lr")
 GROUP = (*SETTING, "norm", "group_hash")
@@ -20,7 +20,7 @@ GROUP = (*SETTING, "norm", "group_hash")
 
 def usable_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs that enter statistics, each labelled with its group and its variant (row label)."""
-    usable = runs[runs["status"].isin(USABLE)].copy()
+    usable = runs[runs["status"].isin(FINISHED)].copy()
     if usable.empty:
         return usable.assign(group=pd.Series(dtype=str), variant=pd.Series(dtype=str))
     usable["group"] = usable[list(GROUP)].astype(str).agg("|".join, axis=1)
@@ -60,8 +60,8 @@ def group_table(usable: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
     grouped = usable.groupby("group", sort=False)
     table = grouped[[*GROUP, "variant"]].first()
     table["n_runs"] = grouped.size()
-    table["n_diverged"] = grouped["status"].agg(lambda status: int((status == "diverged").sum()))
-    table["divergence_share"] = grouped["status"].agg(lambda status: stability.divergence_share(status == "diverged"))
+    table["n_diverged"] = grouped["status"].agg(lambda status: int((status == DIVERGED).sum()))
+    table["divergence_share"] = grouped["status"].agg(lambda status: stability.divergence_share(status == DIVERGED))
     table["median_diverged_step"] = grouped["diverged_step"].agg(lambda steps: steps.dropna().median())
     table["seeds"] = grouped["seed"].agg(lambda seeds: ",".join(str(seed) for seed in sorted(seeds)))
     means, stds, counts = (grouped[metric_columns].mean(), grouped[metric_columns].std(ddof=1),

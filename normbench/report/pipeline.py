@@ -22,6 +22,7 @@ from normbench.report.load import load_runs, steps_table
 from normbench.report.plots import Drawn, PlotData, Skip, all_figures
 from normbench.report.run_metrics import add_run_metrics
 from normbench.report.style import norm_colours
+from normbench.rundir.contract import METRICS, SUMMARY
 
 FORMATS = ("png", "svg")
 PNG_DPI = 100
@@ -61,7 +62,7 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
         loaded = load_runs(roots, exclude=[out])
     if loaded.runs.empty:
         raise ReportError(f"normbench report: no runs found under {', '.join(str(root) for root in roots)} "
-                          "(expected run directories with summary.json or metrics.csv)")
+                          f"(expected run directories with {SUMMARY} or {METRICS})")
     with clock("metrics, groups, claims"):
         runs = add_run_metrics(loaded.runs, loaded.curves, options.spike_k, options.spike_window)
         usable = usable_runs(runs)

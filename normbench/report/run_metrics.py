@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from normbench.report import stability
+from normbench.rundir.contract import DIVERGED
 
 EARLY_FRACTION = 0.1  # "early in training" = at 10% of the step budget
 
@@ -54,7 +55,7 @@ def run_metrics(record, curves: dict, spike_k: float, spike_window: int) -> dict
     loss_steps, loss = curves.get("train/loss", _EMPTY)
     budget = record["max_steps"] if pd.notna(record["max_steps"]) else record["steps"]
     budget = float(budget) if pd.notna(budget) else math.nan
-    diverged = record["status"] == "diverged"
+    diverged = record["status"] == DIVERGED
     train_acc, test_acc = record["final_train_acc"], record["final_test_acc"]
     values = {
         "early_train_loss": stability.loss_at_fraction(loss_steps, loss, budget, EARLY_FRACTION),

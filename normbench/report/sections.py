@@ -5,10 +5,11 @@ import pandas as pd
 
 from normbench.report.claims import ClaimResult, comparison_interval
 from normbench.report.groups import SETTING, describe, settings, varying
-from normbench.report.load import STATUS_ORDER
+from normbench.report.load import EVENTS_ONLY_NOTE, STATUS_ORDER
 from normbench.report.render import Bullets, Heading, Image, Paragraph, Table
 from normbench.report.run_metrics import EARLY_FRACTION, METRICS, TABLE_METRICS, format_effect
 from normbench.report.stats import LEVEL
+from normbench.rundir.contract import FINISHED
 
 
 # --- number formatting -------------------------------------------------------------------------------
@@ -48,7 +49,7 @@ def header_section(roots, options, runs: pd.DataFrame, generated_at: str) -> lis
         Heading("Runs by status"),
         Table(["status", "runs"], rows + [["total", str(len(runs))]]),
     ]
-    events_only = runs["note"].fillna("").str.startswith("no summary.json: read from TensorBoard").sum()
+    events_only = (runs["note"] == EVENTS_ONLY_NOTE).sum()
     if events_only:
         blocks.append(Paragraph(f"{events_only} run(s) were read from TensorBoard events only: their train loss is "
                                 "the mean of each log window, not per step, so their volatility and spike rate are "
@@ -142,14 +143,14 @@ def figures_section(images: list[Image], skipped) -> list:
 
 
 def excluded_section(runs: pd.DataFrame) -> list:
-    excluded = runs[~runs["status"].isin(("completed", "diverged"))].sort_values(["status", "run_id"])
+    excluded = runs[~runs["status"].isin(FINISHED)].sort_values(["status", "run_id"])
     blocks = [Heading("Excluded runs"),
               Paragraph("Runs left out of every statistic, with the reason." if len(excluded)
                         else "None: every run found was used.")]
     if len(excluded):
         blocks.append(Table(["run", "status", "reason"],
                             [[row.run_id, row.status, row.reason or ""] for row in excluded.itertuples()]))
-    noted = runs[runs["note"].notna() & runs["status"].isin(("completed", "diverged"))]
+    noted = runs[runs["note"].notna() & runs["status"].isin(FINISHED)]
     if len(noted):
         blocks += [Heading("Notes on used runs", 3),
                    Table(["run", "note"], [[row.run_id, row.note] for row in noted.itertuples()])]

@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from normbench.rundir.atomic import write_bytes_atomic, write_json_atomic
 from normbench.errors import ConfigError
+from normbench.rundir.atomic import write_bytes_atomic, write_json_atomic
+from normbench.rundir.contract import CHECKPOINT, CHECKPOINT_SIDECAR
 
-FILENAME = "checkpoint.pt"
-SIDECAR = "checkpoint.json"
 FORMAT = 2  # 1: the pickled checkpoints of normbench 0.1 (never loaded: unpickling them could run code)
 
 
@@ -34,19 +33,19 @@ def save_checkpoint(run_dir: Path, config_hash: str, step: int, training_state: 
     run_dir = Path(run_dir)
     # The sidecar first: it vouches for the configuration, which never changes within a run, so the tensor
     # file is never on disk without it. The step stored in the tensor file is the one that counts.
-    write_json_atomic(run_dir / SIDECAR, {"format": FORMAT, "config_hash": config_hash, "step": step})
-    write_bytes_atomic(run_dir / FILENAME, buffer.getvalue())
+    write_json_atomic(run_dir / CHECKPOINT_SIDECAR, {"format": FORMAT, "config_hash": config_hash, "step": step})
+    write_bytes_atomic(run_dir / CHECKPOINT, buffer.getvalue())
 
 
 def remove_checkpoint(run_dir: Path) -> None:
-    for name in (FILENAME, SIDECAR):
+    for name in (CHECKPOINT, CHECKPOINT_SIDECAR):
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
 def read_sidecar(run_dir: Path) -> dict | None:
     """The checkpoint's plain-JSON description ({format, config_hash, step}), None if absent or unreadable."""
     try:
-        sidecar = json.loads((Path(run_dir) / SIDECAR).read_text())
+        sidecar = json.loads((Path(run_dir) / CHECKPOINT_SIDECAR).read_text())
     except (OSError, ValueError):
         return None
     return sidecar if isinstance(sidecar, dict) else None
@@ -59,7 +58,7 @@ def load_checkpoint(run_dir: Path, config_hash: str) -> dict | None:
     containers: anything else in the file (a pickled object, a payload) is refused with a ConfigError.
     """
     run_dir = Path(run_dir)
-    path = run_dir / FILENAME
+    path = run_dir / CHECKPOINT
     sidecar = read_sidecar(run_dir)
     if not path.is_file() or sidecar is None or sidecar.get("format") != FORMAT:
         return None  # no checkpoint, or one normbench did not write in this format: never unpickled

@@ -8,16 +8,16 @@ import csv
 import math
 from pathlib import Path
 
-HEADER = ("step", "split", "metric", "value")
+from normbench.rundir.contract import METRICS, METRICS_HEADER
 
 
 class MetricsLog:
     def __init__(self, run_dir: Path, resume_from_step: int | None = None):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.path = Path(run_dir) / "metrics.csv"
+        self.path = Path(run_dir) / METRICS
         if resume_from_step is None or not self.path.is_file():
-            self.path.write_text(",".join(HEADER) + "\n")
+            self.path.write_text(METRICS_HEADER + "\n")
         else:
             _truncate_after(self.path, resume_from_step)
         self._file = self.path.open("a", newline="")

@@ -4,13 +4,14 @@ import json
 from pathlib import Path
 
 from normbench.rundir.atomic import write_json_atomic
+from normbench.rundir.contract import FINISHED, SUMMARY
 
-FILENAME = "summary.json"
-FINISHED = ("completed", "diverged")  # a sweep never runs these again (unless force=true)
+# FINISHED is declared in the contract; it stays importable from here because engine/run.py imports it so.
+__all__ = ["FINISHED", "read_summary", "write_summary"]
 
 
 def read_summary(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / FILENAME
+    path = Path(run_dir) / SUMMARY
     try:
         return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
@@ -18,4 +19,4 @@ def read_summary(run_dir: Path) -> dict | None:
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
-    write_json_atomic(Path(run_dir) / FILENAME, summary)
+    write_json_atomic(Path(run_dir) / SUMMARY, summary)

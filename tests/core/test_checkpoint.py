@@ -7,7 +7,8 @@ import pickle
 import pandas as pd
 import pytest
 
-from normbench.rundir.checkpoint import FILENAME, SIDECAR, load_checkpoint, read_sidecar
+from normbench.rundir.checkpoint import load_checkpoint, read_sidecar
+from normbench.rundir.contract import CHECKPOINT, CHECKPOINT_SIDECAR
 from normbench.errors import ConfigError
 from normbench.rundir.identity import config_hash, run_name
 from normbench.engine.run import run_experiment
@@ -27,10 +28,10 @@ class _Payload:
 
 def _plant(run_dir, marker, config_hash=None):
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / FILENAME, "wb") as handle:
+    with open(run_dir / CHECKPOINT, "wb") as handle:
         pickle.dump({"step": 5, "payload": _Payload(marker)}, handle)
     if config_hash is not None:  # a forged sidecar that names the run's own configuration
-        (run_dir / SIDECAR).write_text(json.dumps({"format": 2, "config_hash": config_hash, "step": 5}))
+        (run_dir / CHECKPOINT_SIDECAR).write_text(json.dumps({"format": 2, "config_hash": config_hash, "step": 5}))
 
 
 def test_a_checkpoint_round_trips_tensors_optimizer_and_generators(make_cfg, tmp_path):
@@ -63,7 +64,7 @@ def test_a_checkpoint_round_trips_tensors_optimizer_and_generators(make_cfg, tmp
     assert resumed["resumed_from_step"] == 10 and resumed["status"] == "completed"
     assert resumed["final_train_loss"] == straight["final_train_loss"]
     assert resumed["final_test_acc"] == straight["final_test_acc"]
-    assert not (run_dir / FILENAME).exists() and not (run_dir / SIDECAR).exists()
+    assert not (run_dir / CHECKPOINT).exists() and not (run_dir / CHECKPOINT_SIDECAR).exists()
 
 
 def test_a_crafted_checkpoint_with_a_forged_sidecar_is_refused_and_never_executed(make_cfg, tmp_path):
@@ -74,7 +75,7 @@ def test_a_crafted_checkpoint_with_a_forged_sidecar_is_refused_and_never_execute
     with pytest.raises(ConfigError, match="not a checkpoint normbench can load safely"):
         run_experiment(cfg, run_dir)
     assert not marker.exists()
-    assert (run_dir / FILENAME).exists()  # left for the user to inspect, not silently deleted
+    assert (run_dir / CHECKPOINT).exists()  # left for the user to inspect, not silently deleted
 
 
 def test_the_cli_refuses_a_crafted_checkpoint_in_one_line(make_cfg, tmp_path):

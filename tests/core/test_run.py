@@ -69,9 +69,17 @@ def test_non_finite_loss_ends_the_run_as_diverged_without_padding(make_cfg, tmp_
     step = summary["diverged_step"]
     assert 1 <= step <= 40 and ("nan" in summary["error"] or "inf" in summary["error"] or "exceeded" in summary["error"])
     assert summary["final_test_acc"] is None
-    train_loss = read_run(run_dir)[1].query("split == 'train' and metric == 'loss'")
-    assert train_loss.step.max() < step if len(train_loss) else True  # nothing logged at or after divergence
-    assert train_loss.value.map(lambda v: v == v and abs(v) < 1e4).all()
+    metrics = read_run(run_dir)[1]
+    train_loss = metrics.query("split == 'train' and metric == 'loss'")
+    # Every step before the divergence has its train loss, once and in order; nothing is logged at or after it.
+    assert step >= 2, "diverged at step 1: no logged step left to check"
+    assert train_loss.step.tolist() == list(range(1, step))
+    assert metrics.step.max() < step
+    assert metrics.value.map(lambda v: v == v and abs(v) < 1e4).all()  # no nan/inf padding, nothing past the threshold
+    # The logged loss is the step's real one: step 1 sees the same weights and batch whatever the learning rate.
+    _, calm_dir = _run(make_cfg, tmp_path, "optim=sgd", "optim.lr=0.01", "norm=none", name="calm")
+    calm_loss = read_run(calm_dir)[1].query("split == 'train' and metric == 'loss'")
+    assert train_loss.value.iloc[0] == calm_loss.value.iloc[0]
 
 
 def test_loss_above_the_divergence_threshold_is_divergence(make_cfg, tmp_path):

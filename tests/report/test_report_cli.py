@@ -3,14 +3,69 @@
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from normbench.report.cli import main
+from normbench.report.cli import main, parser
+from normbench.report.pipeline import FORMATS, PNG_DPI
 
 REPO = Path(__file__).resolve().parents[2]
+SVG = "{http://www.w3.org/2000/svg}"
+MIN_COLOURED_PIXELS = 50  # a few points in a norm's colour: the smallest figure here (4 runs) has about 120
+
+
+# --- what a drawn figure file must hold, per format ----------------------------------------------------
+
+def _coloured(hex_colour: str) -> bool:
+    """Not black, white or grey: the norms' colours and the heatmap's, never the axes, ticks or text."""
+    channels = [int(hex_colour[i:i + 2], 16) for i in (0, 2, 4)]
+    return max(channels) - min(channels) > 64
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG decoded in full (a truncated or corrupt file raises) that draws something
+    in colour. Which pixels are data is only known from the SVG: its check is the one that looks inside panels."""
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name}: not a PNG"
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    coloured = int(((pixels.max(axis=2) - pixels.min(axis=2)) > 64).sum())
+    assert coloured >= MIN_COLOURED_PIXELS, f"{path.name}: {coloured} coloured pixels, a blank or data-less figure"
+    return pixels.shape[1], pixels.shape[0]
+
+
+def _svg_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels at the PNG's resolution, of an SVG that parses and draws data inside its axes."""
+    root = ElementTree.parse(path).getroot()  # a truncated or empty file raises
+    assert root.tag == f"{SVG}svg", f"{path.name}: not an SVG"
+    panels = [group for group in root.iter(f"{SVG}g") if (group.get("id") or "").startswith("axes_")]
+    marks = [element for panel in panels for element in panel.iter()
+             if element.tag == f"{SVG}image"
+             or any(_coloured(colour) for colour in re.findall(r"#([0-9a-fA-F]{6})", element.get("style") or ""))]
+    assert marks, f"{path.name}: no panel draws anything in colour"
+    return tuple(round(float(root.get(side).removesuffix("pt")) / 72 * PNG_DPI) for side in ("width", "height"))
+
+
+FIGURE_CHECKS = {"png": _png_size, "svg": _svg_size}  # every format the report can write
+
+
+def assert_figures_drawn(figures: Path, stems, formats=FORMATS) -> None:
+    """figures/ holds exactly `stems` in `formats`, each a complete file with data drawn in it, and the formats
+    of one figure are the same picture size."""
+    assert set(FIGURE_CHECKS) == set(FORMATS), "a figure format without a content check"
+    assert sorted(path.name for path in figures.iterdir()) == sorted(f"{stem}.{fmt}" for stem in stems
+                                                                       for fmt in formats)
+    for stem in stems:
+        sizes = {fmt: FIGURE_CHECKS[fmt](figures / f"{stem}.{fmt}") for fmt in formats}
+        assert len(set(sizes.values())) == 1, f"{stem}: {sizes}"
+
+
+def test_every_figure_format_has_a_content_check():
+    assert set(FIGURE_CHECKS) == set(FORMATS) == set(parser().parse_args([]).formats)
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +98,8 @@ def test_outputs_exist_and_report_references_existing_figures(realistic_report):
     markdown = (out / "report.md").read_text()
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     assert len(images) >= 6
-    for image in images:
-        assert (out / image).is_file(), image
-        assert (out / image).with_suffix(".svg").is_file()  # both formats by default
+    assert {Path(image).parent for image in images} == {Path("figures")}
+    assert_figures_drawn(out / "figures", [Path(image).stem for image in images])  # every format, by default
     assert not list(out.rglob("*.tmp"))  # atomic writes leave no temp files
 
 
@@ -94,9 +148,7 @@ def test_figures_skipped_with_a_note_when_their_data_is_absent(tmp_path, make_ru
     notes = markdown.split("### Figures not drawn", 1)[1]
     for title in ("against batch size", "against learning rate", "probes", "heatmap"):
         assert title in notes
-    assert not list((out / "figures").glob("*.svg"))  # --formats png
-    drawn = {path.stem for path in (out / "figures").glob("*.png")}
-    assert drawn == {"loss_curves_mlp", "stability"}
+    assert_figures_drawn(out / "figures", ["loss_curves_mlp", "stability"], formats=["png"])  # --formats png
     assert f"to {out}" in capsys.readouterr().out
 
 
@@ -154,7 +206,8 @@ def test_runs_without_curves_skip_the_curve_figures(tmp_path, make_run):
     assert "Train and test loss curves: skipped, no usable run has loss curves" in notes
     assert "Stability metrics by norm: skipped" in notes
     figures = root / "report" / "figures"
-    assert not figures.exists() or not list(figures.glob("*.png"))  # nothing drawn empty
+    assert not figures.exists() or not list(figures.iterdir())  # nothing drawn empty, in any format
+    assert "![" not in markdown
     assert "no metrics.csv or event files: curve metrics are missing" in markdown
     assert "| 1 | batch |" in markdown or "| 1 | layer |" in markdown  # the finals still make a table
 

@@ -1,0 +1,26 @@
+"""The runs table: one row per run directory found, with every column the report reads, typed."""
+
+import pandas as pd
+
+from normbench.rundir.contract import FINAL_KEYS
+
+RUN_COLUMNS = ("run_id", "path", "status", "reason", "note", "source", "loss_resolution", "experiment", "model",
+               "model_cell", "model_label", "norm", "data", "batch_size", "optimizer", "lr", "seed", "group_hash",
+               "config_hash", "steps", "max_steps", "diverged_step", *FINAL_KEYS)
+INTEGER_COLUMNS = ("batch_size", "seed", "steps", "max_steps", "diverged_step")
+FLOAT_COLUMNS = ("lr", *FINAL_KEYS)
+
+
+def runs_frame(records: list[dict]) -> pd.DataFrame:
+    """Records -> the runs table, with every contract column present (even if no run had it) and typed."""
+    runs = pd.DataFrame.from_records(records)
+    for column in RUN_COLUMNS:
+        if column not in runs:
+            runs[column] = None
+    # Nullable integers: a failed or unreadable run has no steps, and a None must not turn the column to float.
+    for column in INTEGER_COLUMNS:
+        runs[column] = pd.to_numeric(runs[column], errors="coerce").astype("Int64")
+    for column in FLOAT_COLUMNS:
+        runs[column] = pd.to_numeric(runs[column], errors="coerce").astype("float64")
+    runs["experiment"] = runs["experiment"].fillna("").astype(str)
+    return runs
