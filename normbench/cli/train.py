@@ -23,7 +23,7 @@ from normbench.config.schema import register_configs
 from normbench.errors import ConfigError
 from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
-from normbench.rundir.contract import HYDRA_CONFIG, HYDRA_DIR, HYDRA_OVERRIDES
+from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_DIR, HYDRA_OVERRIDES
 
 log = logging.getLogger("normbench")
 
@@ -67,7 +67,7 @@ def task(cfg: DictConfig) -> str:
             raise
         # Hydra's launchers would abort the whole sweep on this exception. run_experiment has already
         # recorded it in summary.json (status failed) if training had started; the other jobs go on.
-        return _sweep_job_problem(run_dir, "failed", f"{type(error).__name__}: {error}", traceback=True)
+        return _sweep_job_problem(run_dir, FAILED, f"{type(error).__name__}: {error}", traceback=True)
     status = "skipped" if summary.get("skipped") else summary["status"]
     line = f"{run_dir.name}: {status}"
     if summary.get("final_test_acc") is not None:

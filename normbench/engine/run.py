@@ -19,7 +19,16 @@ from normbench.engine.trainer import Outcome, Settings, Trainer
 from normbench.errors import ConfigError
 from normbench.rundir.atomic import write_json_atomic, write_text_atomic
 from normbench.rundir.checkpoint import load_checkpoint, remove_checkpoint, restore_generators, save_checkpoint
-from normbench.rundir.contract import FAILED, FINISHED, IDENTITY, IDENTITY_VERSION, SUMMARY
+from normbench.rundir.contract import (
+    EVENTS_PREFIX,
+    FAILED,
+    FINAL_KEYS,
+    FINISHED,
+    HPARAM_KEYS,
+    IDENTITY,
+    IDENTITY_VERSION,
+    SUMMARY,
+)
 from normbench.rundir.identity import identity_record, run_model_label, run_norm_label
 from normbench.rundir.metrics_log import MetricsLog
 from normbench.rundir.summary import read_summary, write_summary
@@ -71,7 +80,7 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
     trainer = None
     try:
         trainer = _trainer(cfg, built, run_dir, identity["config_hash"], resume)
-        outcome = _fit(cfg, trainer)
+        outcome = trainer.fit()
     except Exception as error:
         trained = trainer.step if trainer is not None else 0
         failed = Outcome(FAILED, trained, reason=f"{type(error).__name__}: {error}")
@@ -87,14 +96,16 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
 
 
 def _trainer(cfg, built: Built, run_dir: Path, config_hash: str, resume: dict | None) -> Trainer:
-    """A trainer writing into `run_dir`, at the checkpoint's state if resuming, else at step 0."""
+    """A trainer writing into `run_dir`, at the checkpoint's state if resuming, else at step 0. At the end of
+    `fit` it records the run's hyperparameters with its final metrics and closes its log and progress."""
     start = resume["step"] if resume else None
     if resume is None:
         _remove_event_files(run_dir)
     metrics = MetricsLog(run_dir, resume_from_step=start)
     progress = Progress(built.max_steps, start or 0, cfg.progress, run_dir.name)
     save = lambda step, state: save_checkpoint(run_dir, config_hash, step, state)  # noqa: E731
-    trainer = Trainer(built, Settings.from_config(cfg, built.options.norm), metrics, progress, on_checkpoint=save)
+    trainer = Trainer(built, Settings.from_config(cfg, built.options.norm), metrics, progress, on_checkpoint=save,
+                      hparams=_hparams(cfg))
     if resume:
         trainer.load_state_dict(resume)
         restore_generators(resume)
@@ -102,32 +113,23 @@ def _trainer(cfg, built: Built, run_dir: Path, config_hash: str, resume: dict | 
     return trainer
 
 
-def _fit(cfg, trainer: Trainer) -> Outcome:
-    try:
-        outcome = trainer.fit()
-        trainer.log.hparams(_hparams(cfg), {f"hparam/{k}": v for k, v in outcome.final.items()})
-    finally:
-        trainer.log.close()
-        trainer.progress.close()
-    return outcome
-
-
 def _remove_event_files(run_dir: Path) -> None:
     """A run starting from step 0 (first attempt, no usable checkpoint, or force=true) replaces what an
     earlier attempt left: its TensorBoard events would show every step twice. metrics.csv is rewritten."""
-    for path in run_dir.glob("events.out.tfevents.*"):
+    for path in run_dir.glob(f"{EVENTS_PREFIX}*"):
         path.unlink(missing_ok=True)
 
 
 def _hparams(cfg) -> dict:
-    return {"model": run_model_label(cfg), "norm": run_norm_label(cfg), "data": cfg.data.name,
-            "batch_size": cfg.batch_size, "optimizer": cfg.optim.name, "lr": cfg.optim.lr, "seed": cfg.seed}
+    """The run's hyperparameters for TensorBoard's HParams view: the contract's HPARAM_KEYS."""
+    values = {"model": run_model_label(cfg), "norm": run_norm_label(cfg), "data": cfg.data.name,
+              "batch_size": cfg.batch_size, "optimizer": cfg.optim.name, "lr": cfg.optim.lr, "seed": cfg.seed}
+    return {key: values[key] for key in HPARAM_KEYS}
 
 
 def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built, started_at: str, wall: float,
              resumed_from: int = 0) -> dict:
-    final = {key: _finite_or_none(outcome.final.get(key)) for key in
-             ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc")}
+    final = {key: _finite_or_none(outcome.final.get(key)) for key in FINAL_KEYS}
     model = built.options.model
     return {
         "status": outcome.status,

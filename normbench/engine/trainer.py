@@ -24,12 +24,13 @@ from normbench.norms.eval_stats import (
     recompute_precise_statistics,
 )
 from normbench.norms.hooks import TrainStepAware
+from normbench.rundir.contract import COMPLETED, DIVERGED
 from normbench.rundir.metrics_log import MetricsLog
 
 
 @dataclass
 class Outcome:
-    status: str  # completed | diverged
+    status: str  # completed | diverged | failed (contract.RUN_STATUSES)
     steps: int  # optimizer steps done (up to and including a diverged step)
     final: dict = field(default_factory=dict)
     diverged_step: int | None = None
@@ -82,8 +83,9 @@ class Trainer:
     `load_state_dict` resumes from such a state exactly where it was taken.
     """
 
-    def __init__(self, built: Built, settings: Settings, log: MetricsLog, progress: Progress, on_checkpoint=None):
-        self.settings = settings
+    def __init__(self, built: Built, settings: Settings, log: MetricsLog, progress: Progress, on_checkpoint=None,
+                 hparams: dict | None = None):
+        self.settings, self.hparams = settings, hparams or {}
         self.model, self.optimizer, self.data, self.batches = built.model, built.optimizer, built.data, built.batches
         self.log, self.progress, self.on_checkpoint = log, progress, on_checkpoint
         self.max_steps, self.step = built.max_steps, 0
@@ -105,6 +107,16 @@ class Trainer:
         self.latest.update(state["latest"])
 
     def fit(self) -> Outcome:
+        """Train to the end (or divergence); the log and progress are closed when it returns, even on an error."""
+        try:
+            outcome = self._train()
+            self.log.hparams(self.hparams, {f"hparam/{k}": v for k, v in outcome.final.items()})
+        finally:
+            self.log.close()
+            self.progress.close()
+        return outcome
+
+    def _train(self) -> Outcome:
         settings = self.settings
         started = time.perf_counter()
         if self.step == 0:
@@ -127,7 +139,7 @@ class Trainer:
                 self.evaluate()
             if at_checkpoint:
                 self.on_checkpoint(self.step, self.state_dict())
-        return Outcome("completed", self.step, self._final_metrics(), train_seconds=time.perf_counter() - started)
+        return Outcome(COMPLETED, self.step, self._final_metrics(), train_seconds=time.perf_counter() - started)
 
     def _every(self, interval: int) -> bool:
         return self.step == self.max_steps or (interval > 0 and self.step % interval == 0)
@@ -178,7 +190,7 @@ class Trainer:
         reason = (f"train loss became {value} at step {step}" if not math.isfinite(value)
                   else f"train loss {value:.4g} exceeded trainer.divergence_loss={self.settings.divergence_loss:g} at step {step}")
         self.log.flush()
-        return Outcome("diverged", step, diverged_step=step, reason=reason)
+        return Outcome(DIVERGED, step, diverged_step=step, reason=reason)
 
     @torch.no_grad()
     def evaluate(self) -> None:

@@ -4,10 +4,7 @@ import json
 from pathlib import Path
 
 from normbench.rundir.atomic import write_json_atomic
-from normbench.rundir.contract import FINISHED, SUMMARY
-
-# FINISHED is declared in the contract; it stays importable from here because engine/run.py imports it so.
-__all__ = ["FINISHED", "read_summary", "write_summary"]
+from normbench.rundir.contract import SUMMARY
 
 
 def read_summary(run_dir: Path) -> dict | None:
