@@ -76,7 +76,7 @@ def test_a_user_model_has_its_own_schema_and_gets_make_norm(tmp_path):
     (user / "configs" / "model" / "tiny.yaml").write_text("name: tiny\nwidth: 9\n")
     shown = run_cli("train", f"user_dir={user}", "model=tiny", "--cfg", "job", "--package", "model")
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.strip().splitlines() == ["name: tiny", "width: 9"]
+    assert shown.stdout.strip().splitlines() == ["# @package model", "name: tiny", "width: 9"]
     assert "hidden" not in shown.stdout  # only the model's own keys
     out = run_cli("train", f"user_dir={user}", "model=tiny", "norm=layer", *SMALL, f"results_dir={tmp_path / 'r'}")
     assert out.returncode == 0, out.stderr
