@@ -7,10 +7,18 @@ and a missing launcher plugin only shows up as an unknown option. Checked here:
 - `model=`, `norm=`, `data=` and `optim=` name an option that has both a YAML (in configs/ or a plugin's
   configs/) and a registered builder;
 - `hydra/launcher=NAME`, or the launcher a `launcher=NAME` preset selects, has its plugin installed.
-Anything else is left to Hydra, which validates the whole composed config.
+- every overridden key exists: a top-level key, a trainer or probe key, or a key of some option of the
+  group (`norm.grups=3`: "did you mean norm.groups?"; `optimizer=sgd`: "did you mean optim=sgd?"), also with
+  `+`, which would otherwise add a key no code reads;
+- results_dir is a directory that can be written (not a file, not below a file, not read-only).
+Anything else is left to Hydra, which validates the whole composed config against the selected options'
+schemas (normbench/config/validate.py refuses any key a `+` slipped past them).
 """
 
 import difflib
+import os
+from dataclasses import fields
+from pathlib import Path
 
 from normbench.launch.launchers import LAUNCHER_PLUGINS, installed_launchers, plugin_installed, preset_launcher
 from normbench.config.paths import config_dir
@@ -70,15 +78,81 @@ def _missing_plugin(argument: str, launcher: str | None) -> str | None:
 SEARCH_PATH_OPTIONS = ("--config-dir", "-cd", "--config-path", "-cp")
 
 
+FREE_KEYS = ("extra",)  # free-form metadata: any key may be added under it
+
+
+def _fields(schema) -> list[str]:
+    return [f.name for f in fields(schema)]
+
+
+def _group_keys(group: str) -> list[str]:
+    """Every key some option of the group has (the selected option is checked by Hydra once composed)."""
+    from normbench.config.plugins import registry
+
+    return sorted({name for option in registry(group).entries().values() for name in _fields(option.config)})
+
+
+def _unknown_key(key: str, value: str) -> str | None:
+    """A one-line refusal of an override whose key nothing in the schema has, with the closest keys."""
+    from normbench.config.schema import OPTION_GROUPS as GROUPS, Config, ProbeConfig, TrainerConfig
+
+    top, _, rest = key.partition(".")
+    if top in FREE_KEYS or top == "hydra" or "/" in top:
+        return None
+    known_top = [*_fields(Config), *CHECKED_GROUPS]
+    if top not in known_top:
+        close = difflib.get_close_matches(top, known_top, n=1)
+        hint = f" (did you mean {close[0]}{'.' + rest if rest else ''}={value}?)" if close else ""
+        return f"{key}={value}: there is no setting {top!r}{hint}; see normbench train --help"
+    if not rest:
+        return None
+    nested = {"trainer": _fields(TrainerConfig), "probe": _fields(ProbeConfig)}
+    keys = nested.get(top) or (_group_keys(top) if top in GROUPS else None)
+    name = rest.split(".")[0]
+    if keys is None or name in keys:
+        return None
+    close = difflib.get_close_matches(name, keys, n=1)
+    hint = f" (did you mean {top}.{close[0]}?)" if close else ""
+    return f"{key}={value}: {top} has no key {name!r}{hint}; its keys: {', '.join(keys)}"
+
+
+def _results_dir_problem(argv: list[str]) -> str | None:
+    """results_dir (the last override, else the default) must be a writable directory or creatable as one."""
+    from normbench.config.schema import Config
+
+    value = Config.results_dir
+    for argument in argv:
+        key, sep, given = argument.partition("=")
+        if sep and key.lstrip("+") == "results_dir":
+            value = given
+    path = Path(value).expanduser().absolute()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"is below the file {existing}"
+        return f"results_dir={value} {where}; give a directory (it is created if missing)"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"results_dir={value}: {existing} is not writable (permission denied); give a writable directory"
+    return None
+
+
 def command_line_error(argv: list[str], plugin_configs=()) -> str | None:
     """The first problem with the command line's group choices, as one line; None if fine. `plugin_configs`:
     the plugins' configs/ directories (their options are allowed too)."""
     extra_configs = any(arg.split("=", 1)[0] in SEARCH_PATH_OPTIONS for arg in argv)
+    problem = _results_dir_problem(argv)
+    if problem:
+        return problem
     for argument in argv:
         key, sep, value = argument.partition("=")
+        removal = key.startswith("~")
         key = key.lstrip("+~")
-        if not sep:
+        if not sep or argument.startswith("-"):
             continue
+        problem = None if removal else _unknown_key(key, value)
+        if problem:
+            return problem
         if key in CHECKED_GROUPS and any(mark in value for mark in "()[]{}*"):
             continue  # a sweep function (choice(...), glob(...), range): Hydra expands and checks it
         if key in CHECKED_GROUPS:

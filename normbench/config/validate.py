@@ -5,6 +5,7 @@ the run itself and the pairs no single option can judge (a norm that needs a bat
 Each failure is a one-line ConfigError naming what is wrong and what is allowed.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
@@ -18,6 +19,7 @@ from normbench.config.options import (
     finite,
     positive,
 )
+from normbench.config.schema import OPTION_GROUPS, TrainerConfig
 from normbench.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -34,10 +36,12 @@ class Options:
 
 
 def validate(cfg: DictConfig) -> Options:
-    options = Options(*(OmegaConf.to_object(cfg[group]) for group in ("model", "norm", "data", "optim")))
+    _refuse_added_keys(cfg)
+    options = Options(**{group: OmegaConf.to_object(cfg[group]) for group in OPTION_GROUPS})
     for option in (options.model, options.norm, options.data, options.optim):
         option.check()
     positive(cfg.batch_size, "batch_size")
+    at_least(cfg.num_threads, 0, "num_threads")
     if not 0 <= cfg.seed < 2**32:
         raise ConfigError(f"seed={cfg.seed} must be in [0, 2**32)")
     if cfg.device.split(":")[0] not in DEVICES:
@@ -48,10 +52,27 @@ def validate(cfg: DictConfig) -> Options:
     return options
 
 
+def _refuse_added_keys(cfg: DictConfig) -> None:
+    """`+key=value` makes Hydra add a key even to a typed node: a key no schema has would only change the run's
+    name. Refused here, whichever node it was added to (`extra` is free-form metadata)."""
+    for path, node in (("", cfg), *((f"{name}.", cfg[name]) for name in (*OPTION_GROUPS, "trainer", "probe"))):
+        schema = OmegaConf.get_type(node)
+        if not dataclasses.is_dataclass(schema):
+            continue
+        allowed = {field.name for field in dataclasses.fields(schema)} | ({"hydra"} if not path else set())
+        added = sorted(set(node.keys()) - allowed)
+        if added:
+            raise ConfigError(f"{path}{added[0]} is not a key of {schema.__name__}; its keys: "
+                              f"{', '.join(sorted(allowed - {'hydra'}))}")
+
+
 def _check_trainer(trainer) -> None:
     positive(trainer.max_steps, "trainer.max_steps")
     if trainer.epochs is not None:
         positive(trainer.epochs, "trainer.epochs")
+        if trainer.max_steps != TrainerConfig.max_steps:
+            raise ConfigError(f"trainer.epochs={trainer.epochs} and trainer.max_steps={trainer.max_steps} both set the "
+                              f"budget; give one of them")
     for key in ("eval_interval", "log_interval", "eval_batch_size"):
         positive(trainer[key], f"trainer.{key}")
     if trainer.grad_clip is not None:

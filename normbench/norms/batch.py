@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from normbench.config.options import NormConfig, at_least, positive, within
+from normbench.config.options import NormConfig, finite, positive, within
 from normbench.norms._registry import register_norm
 
 
@@ -49,7 +49,7 @@ class BatchNormConfig(NormConfig):
         positive(self.max_time_steps, "norm.max_time_steps")
         positive(self.precise_batches, "norm.precise_batches")
         if self.gamma_init is not None:
-            at_least(self.gamma_init, float("-inf"), "norm.gamma_init")
+            finite(self.gamma_init, "norm.gamma_init")
 
 
 RECURRENT_GAMMA = 0.1  # Cooijmans et al.: larger gains saturate the gates and slow learning

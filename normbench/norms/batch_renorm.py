@@ -28,6 +28,7 @@ from enum import Enum
 import torch
 import torch.nn.functional as F
 
+from normbench.config.options import at_least, positive
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
 from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig, family_options
@@ -51,6 +52,14 @@ class BatchRenormConfig(BatchNormConfig):
     renorm_dmax_steps: int = 25000
     renorm_schedule: RenormScheduleMode = RenormScheduleMode.scaled
     renorm_reference_steps: int = 40000
+
+    def check(self) -> None:
+        super().check()
+        at_least(self.rmax, 1.0, "norm.rmax")
+        at_least(self.dmax, 0.0, "norm.dmax")
+        for key in ("renorm_warmup_steps", "renorm_rmax_steps", "renorm_dmax_steps"):
+            at_least(getattr(self, key), 0, f"norm.{key}")
+        positive(self.renorm_reference_steps, "norm.renorm_reference_steps")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from normbench.config.options import at_least
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
 from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig, family_options
@@ -25,6 +26,10 @@ from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig, family_optio
 @dataclass
 class GhostBatchConfig(BatchNormConfig):
     virtual_batch_size: int = 32  # the virtual batches the real batch is cut into in training
+
+    def check(self) -> None:
+        super().check()
+        at_least(self.virtual_batch_size, 2, "norm.virtual_batch_size")
 
 
 def virtual_batch_sizes(batch: int, virtual: int) -> list[int]:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from normbench.config.options import NormConfig
+from normbench.config.options import NormConfig, positive
 
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
@@ -25,6 +25,10 @@ def _check_groups(groups: int, channels: int, owner: str) -> None:
 class GroupNormConfig(NormConfig):
     # Must divide the channel count (25 for the default CNN: 1, 5 or 25). 1 is LN over (C, positions); C is IN.
     groups: int = 5
+
+    def check(self) -> None:
+        super().check()
+        positive(self.groups, "norm.groups")
 
 
 @register_norm("group", roles=("features", "map1d", "map2d", "step"), config=GroupNormConfig)

@@ -51,13 +51,16 @@ def test_group_count_must_divide_channels(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("norm.grups=3", "Key 'grups' not in 'BatchNormConfig'"),
+    ("norm.grups=3", "norm.grups=3: norm has no key 'grups' (did you mean norm.groups?)"),
+    ("+trainer.max_stpes=5", "trainer has no key 'max_stpes' (did you mean trainer.max_steps?)"),
+    ("optimizer=sgd", "there is no setting 'optimizer' (did you mean optim=sgd?)"),
+    ("norm=batch norm.groups=3", "Key 'groups' not in 'BatchNormConfig'"),  # another norm's key
     ("norm=weight", "norm=weight is not a norm in configs/norm/; choose one of: batch, batch_renorm"),
     ("model=mpl", "(did you mean model=mlp?)"),
     ("model=rnn model.cell=rnn", "Invalid value 'rnn', expected one of [lstm, gru]"),
     ("model=mlp model.cell=gru", "Key 'cell' not in 'MLPConfig'"),  # an RNN key on an MLP
     ("batch_size=abc", "could not be converted to Integer"),
-    ("learning_rate=1", "Key 'learning_rate' not in 'Config'"),
+    ("learning_rate=1", "learning_rate=1: there is no setting 'learning_rate'"),
 ])
 def test_hydra_refuses_unknown_keys_options_and_types(tmp_path, override, message):
     out = run_cli("train", *override.split(), f"results_dir={tmp_path}")

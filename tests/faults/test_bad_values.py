@@ -1,0 +1,83 @@
+"""Bad values and keys: each refused before anything runs, in one line naming what is wrong and what is allowed."""
+
+import pytest
+
+from normbench.config.preflight import command_line_error
+from normbench.config.validate import validate
+from normbench.errors import ConfigError
+from tests.core.conftest import TINY, make_cfg, run_cli  # noqa: F401  (make_cfg: a fixture)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["trainer.grad_clip=nan"], "trainer.grad_clip=nan must be positive (and finite)"),
+    (["norm.eps=nan"], "norm.eps=nan must be positive"),
+    (["trainer.divergence_loss=-1"], "trainer.divergence_loss=-1.0 must be positive"),
+    (["trainer.divergence_loss=nan"], "trainer.divergence_loss=nan must be a finite number"),
+    (["optim.lr=inf"], "optim.lr=inf must be positive (and finite)"),
+    (["optim.lr=nan"], "optim.lr=nan must be positive"),
+    (["optim.betas=[0.9,nan]"], "optim.betas[i]=nan must be in [0.0, 0.999999]"),
+    (["optim=sgd", "optim.momentum=nan"], "optim.momentum=nan must be >= 0"),
+    (["optim=sgd", "optim.momentum=0", "optim.nesterov=true"], "optim.nesterov=true needs optim.momentum > 0"),
+    (["norm.momentum=1.5"], "norm.momentum=1.5 must be in [0.0, 1.0]"),
+    (["norm.gamma_init=nan"], "norm.gamma_init=nan must be a finite number"),
+    (["norm=batch_renorm", "norm.rmax=nan"], "norm.rmax=nan must be >= 1.0"),
+    (["norm=ghost_batch", "norm.virtual_batch_size=1"], "norm.virtual_batch_size=1 must be >= 2"),
+    (["norm=group", "norm.groups=0"], "norm.groups=0 must be positive"),
+    (["num_threads=-3"], "num_threads=-3 must be >= 0"),
+    (["trainer.epochs=3", "trainer.max_steps=10"], "trainer.epochs=3 and trainer.max_steps=10 both set the budget"),
+    (["probe.max_scale=inf"], "probe.max_scale=inf must be finite"),
+    (["data.num_train=0"], "data.num_train=0 must be positive"),
+    (["model=mlp", "model.hidden=[]"], "model.hidden=[] must be a non-empty list"),
+    (["+norm.groups=3"], "norm.groups is not a key of BatchNormConfig"),  # `+` slipped a key past the schema
+    (["+foo=1"], "foo is not a key of Config"),
+])
+def test_bad_values_are_refused_in_one_line(make_cfg, overrides, message):
+    with pytest.raises(ConfigError) as refused:
+        validate(make_cfg(*overrides))
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["optimizer=sgd"], "there is no setting 'optimizer' (did you mean optim=sgd?)"),
+    (["+trainer.max_stpes=5"], "trainer has no key 'max_stpes' (did you mean trainer.max_steps?)"),
+    (["norm.grups=3"], "norm has no key 'grups' (did you mean norm.groups?)"),
+    (["model=mpl"], "model=mpl is not a model in configs/model/; choose one of: cnn, mlp, rnn (did you mean model=mlp?)"),
+    (["results_dir=/dev/null"], "results_dir=/dev/null is a file; give a directory"),
+    (["results_dir=/dev/null/below"], "results_dir=/dev/null/below is below the file /dev/null"),
+])
+def test_unknown_keys_options_and_unusable_directories_get_one_line_before_hydra(argv, message):
+    problem = command_line_error(argv)
+    assert problem is not None and message in problem and "\n" not in problem
+
+
+def test_free_metadata_and_sweep_functions_pass_the_command_line_check():
+    assert command_line_error(["+extra.note=pilot", "norm=choice(batch,layer)", "hydra.launcher.n_jobs=2"]) is None
+
+
+def test_a_read_only_results_dir_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        problem = command_line_error([f"results_dir={locked / 'runs'}"])
+    finally:
+        locked.chmod(0o700)
+    import os
+
+    if os.geteuid() == 0:  # root may write anywhere: the check rightly passes
+        assert problem is None
+    else:
+        assert "is not writable" in problem
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["optim.lr=nan"], "normbench: error: optim.lr=nan must be positive (and finite)"),
+    (["optimizer=sgd"], "normbench: error: optimizer=sgd: there is no setting 'optimizer' (did you mean optim=sgd?)"),
+])
+def test_the_cli_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
+    results = tmp_path / "results"
+    out = run_cli("train", *argv, *TINY, "data=synthetic", f"results_dir={results}")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith(message)
+    assert "Traceback" not in out.stderr
+    assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))
