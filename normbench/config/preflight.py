@@ -4,7 +4,9 @@ Hydra's own errors for these are correct but long (a config search path, a hint 
 and a missing launcher plugin only shows up as an unknown option. Checked here:
 - `experiment=NAME` and `launcher=NAME` name a config in configs/experiment/ or configs/launcher/, and
   `experiment=` names one study, not a sweep over several;
-- `hydra/launcher=NAME`, or the launcher a `launcher=NAME` preset selects, has its plugin installed.
+- `hydra/launcher=NAME`, or the launcher a `launcher=NAME` preset selects, has its plugin installed;
+- a launcher comes with -m: without it Hydra runs the one job in this process and ignores the launcher,
+  so `normbench train launcher=slurm ...` would quietly train on the login node.
 Anything else is left to Hydra, which validates the whole composed config.
 """
 
@@ -54,9 +56,25 @@ def _missing_plugin(argument: str, launcher: str | None) -> str | None:
 SEARCH_PATH_OPTIONS = ("--config-dir", "-cd", "--config-path", "-cp")
 
 
+# Hydra's options that make it a sweep, and those after which it prints something and trains nothing.
+MULTIRUN_OPTIONS = ("-m", "--multirun")
+NO_RUN_OPTIONS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--version", "--shell-completion",
+                  "-sc")
+
+
+def _is_sweep(argv: list[str]) -> bool:
+    return any(arg in MULTIRUN_OPTIONS or arg.lstrip("+").upper() == "HYDRA.MODE=MULTIRUN" for arg in argv)
+
+
+def _launcher_without_sweep(argument: str) -> str:
+    return (f"{argument} needs -m: a launcher runs the jobs of a sweep (normbench train -m {argument} ...); "
+            f"without -m Hydra would ignore it and train the one run here, in this process")
+
+
 def command_line_error(argv: list[str]) -> str | None:
     """The first problem with the command line's experiment/launcher choices, as one line; None if fine."""
     extra_configs = any(arg.split("=", 1)[0] in SEARCH_PATH_OPTIONS for arg in argv)
+    runs_here = not _is_sweep(argv) and not any(arg.split("=", 1)[0] in NO_RUN_OPTIONS for arg in argv)
     for argument in argv:
         key, sep, value = argument.partition("=")
         key = key.lstrip("+~")
@@ -71,6 +89,8 @@ def command_line_error(argv: list[str]) -> str | None:
             problem = _missing_plugin(argument, value)
         else:
             continue
+        if problem is None and runs_here and key != "experiment" and value != "null" and not argument.startswith("~"):
+            problem = _launcher_without_sweep(argument)
         if problem:
             return problem
     return None
