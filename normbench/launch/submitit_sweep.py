@@ -10,13 +10,14 @@ second time. Its jobs also log the sweep's "k/N runs done" lines into their own 
 normbench's launcher plugin (hydra_plugins/normbench_launcher, the `_target_` of configs/launcher/slurm.yaml
 and submitit_local.yaml) subclasses the plugin's SlurmLauncher and LocalLauncher with `WaitingLauncher`:
 it submits exactly as the plugin does, then `wait_for_jobs`:
-- polls the jobs: their result files, and for SLURM one `sacct` call for all of them every
-  `state_check_s` (submitit's own watcher, which slows down to one call per 10 minutes, decides when a
-  job without a result file has ended);
+- polls the jobs: their result files, and for SLURM their states, with one `sacct` call for all of them
+  every `state_check_s` (submitit's own schedule slows down to one call per 10 minutes): only the state
+  tells that a job without a result file has ended;
 - logs "k/N runs done, ETA" as the jobs' records appear in the sweep's ledger (normbench.launch.tally);
-- once every job has ended (a job requeued by SLURM, by submitit on USR2 or by `scontrol requeue` is
-  pending again, not ended), collects each job's outcome; a job that left no result becomes a `failed`
-  run: a ledger record whose error starts with the job's final state (e.g. `CANCELLED by 1000`).
+- collects each job's outcome once it has ended (a job requeued by SLURM, by submitit on USR2 or by
+  `scontrol requeue` is pending again, not ended), and returns when all have: a job that left no result
+  becomes a `failed` run, a ledger record whose error starts with the job's final state (e.g.
+  `CANCELLED by 1000`).
 
 Every job's outcome reaches Hydra as a completed JobReturn whose value is the run's status ("completed",
 "failed", ...), which is how normbench's task reports a failed run in a sweep too: Hydra's BasicSweeper
@@ -30,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -98,18 +100,17 @@ def _log_path(job) -> str:
     return str(job.paths.folder)
 
 
+@dataclass
 class JobOutcome:
     """One job's JobReturn for Hydra, and the ledger record to write for it (None: the job wrote its own)."""
 
-    def __init__(self, job_return: JobReturn, record: dict | None = None) -> None:
-        self.job_return = job_return
-        self.record = record
+    job_return: JobReturn
+    record: dict | None = None
 
 
 def collect(job, job_num: int, overrides: Sequence[str], recorded: dict | None,
             run_name: Callable[[Sequence[str]], str]) -> JobOutcome:
     """The outcome of an ended job. `recorded` is the job's own ledger record, if it wrote one."""
-    import submitit
 
     def failed(error: str) -> JobOutcome:
         if recorded is not None:  # the job recorded its outcome, then died before its result file: trust the record
@@ -121,7 +122,7 @@ def collect(job, job_num: int, overrides: Sequence[str], recorded: dict | None,
         return failed(f"{_state(job)}: job {job.job_id} ended without a result (log: {_log_path(job)})")
     try:
         job_return = job.results()[0]
-    except submitit.core.utils.UncompletedJobError as error:  # FailedJobError too: raised outside the task
+    except Exception as error:  # submitit's FailedJobError: raised in the job outside the task; or an unreadable result
         return failed(f"{_error_line(error)} (job {job.job_id}, state {_state(job)}, log: {_log_path(job)})")
     if not isinstance(job_return, JobReturn):
         return failed(f"job {job.job_id} returned {type(job_return).__name__}, not a JobReturn")
