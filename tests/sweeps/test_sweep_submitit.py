@@ -226,9 +226,10 @@ def _mid_run_job(study: Path, process, timeout=120) -> int:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the job's process in /proc")
 def test_a_killed_submitit_job_is_a_failed_run_and_the_sweep_still_tallies(tmp_path):
-    conf = write_tiny_study(tmp_path / "conf", max_steps=3000)
+    steps = 1000  # long enough to kill a run between its first checkpoint and its end
+    conf = write_tiny_study(tmp_path / "conf", max_steps=steps)
     results, study = tmp_path / "results", tmp_path / "results" / "tiny"
-    args = ("seed=0,1", "launcher=submitit_local", "trainer.checkpoint_interval=100")
+    args = ("seed=0,1", "launcher=submitit_local", "trainer.checkpoint_interval=50", "trainer.eval_interval=50")
     out_path, err_path = tmp_path / "out.log", tmp_path / "err.log"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         sweep = tiny_sweep(results, conf, *args, stdout=out, stderr=err)
@@ -252,7 +253,7 @@ def test_a_killed_submitit_job_is_a_failed_run_and_the_sweep_still_tallies(tmp_p
     assert summaries(study)[killed.name]["resumed_from_step"] is not None
     for run in run_dirs(study):
         train_loss = metrics(run).query("split == 'train' and metric == 'loss'")
-        assert train_loss.step.tolist() == list(range(1, 3001))
+        assert train_loss.step.tolist() == list(range(1, steps + 1))
 
 
 # ---------------------------------------------------------------------------------------------------------
