@@ -49,17 +49,21 @@ class LedgerWatch:
 
     def __init__(self, ledger: Path | None) -> None:
         self.ledger = ledger
-        self.records: dict[int, dict] = {}
+        self.seen: set[str] = set()
+        self.records: list[dict] = []
 
     def poll(self) -> None:
         if self.ledger is None:
             return
-        for record in tally.read_ledger(self.ledger):
-            job = int(record["job"])
-            if job in self.records:
+        for path in sorted(self.ledger.glob("job-*.json")):  # only new records are read: a listing per poll
+            if path.name in self.seen:
                 continue
-            self.records[job] = record
-            tally.log_progress(list(self.records.values()), record)
+            record = tally.read_record(self.ledger, int(path.stem.removeprefix("job-")))
+            if record is None:
+                continue
+            self.seen.add(path.name)
+            self.records.append(record)
+            tally.log_progress(self.records, record)
 
 
 def _error_line(error: BaseException) -> str:
