@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set up normbench with its test dependencies and run the whole test suite (about 3-4 minutes on 2 cores).
+# Set up normbench with its test dependencies and run the whole test suite (about 3-4 minutes on 2 cores),
+# then, as root on a machine with apt-get, the SLURM smoke test (scripts/slurm_smoke.sh: installs and starts
+# a single-node SLURM on 127.0.0.1, about 1.5 minutes). NORMBENCH_SKIP_SLURM=1 skips the smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
@@ -10,5 +12,17 @@ set -e
 if [ "$status" -eq 5 ]; then  # pytest: no tests collected
   echo "scripts/test.sh: pytest collected no tests" >&2
   exit 1
+fi
+
+if [ -n "${NORMBENCH_SKIP_SLURM:-}" ]; then
+  echo "scripts/test.sh: SLURM smoke test skipped (NORMBENCH_SKIP_SLURM is set)" >&2
+elif [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "scripts/test.sh: SLURM smoke test skipped (needs root and apt-get; run scripts/slurm_smoke.sh as root)" >&2
+else
+  set +e
+  bash scripts/slurm_smoke.sh
+  smoke=$?
+  set -e
+  [ "$status" -eq 0 ] && status=$smoke
 fi
 exit "$status"

@@ -6,7 +6,9 @@ and a missing launcher plugin only shows up as an unknown option. Checked here:
   `experiment=` names one study, not a sweep over several;
 - `model=`, `norm=`, `data=` and `optim=` name an option that has both a YAML (in configs/ or a plugin's
   configs/) and a registered builder;
-- `hydra/launcher=NAME`, or the launcher a `launcher=NAME` preset selects, has its plugin installed.
+- `hydra/launcher=NAME`, or the launcher a `launcher=NAME` preset selects, has its plugin installed;
+- a launcher comes with -m: without it Hydra runs the one job in this process and ignores the launcher,
+  so `normbench train launcher=slurm ...` would quietly train on the login node;
 - every overridden key exists: a top-level key, a trainer or probe key, or a key of some option of the
   group (`norm.grups=3`: "did you mean norm.groups?"; `optimizer=sgd`: "did you mean optim=sgd?"), also with
   `+`, which would otherwise add a key no code reads;
@@ -78,6 +80,21 @@ def _missing_plugin(argument: str, launcher: str | None) -> str | None:
 SEARCH_PATH_OPTIONS = ("--config-dir", "-cd", "--config-path", "-cp")
 
 
+# Hydra's options that make it a sweep, and those after which it prints something and trains nothing.
+MULTIRUN_OPTIONS = ("-m", "--multirun")
+NO_RUN_OPTIONS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--version", "--shell-completion",
+                  "-sc")
+
+
+def _is_sweep(argv: list[str]) -> bool:
+    return any(arg in MULTIRUN_OPTIONS or arg.lstrip("+").upper() == "HYDRA.MODE=MULTIRUN" for arg in argv)
+
+
+def _launcher_without_sweep(argument: str) -> str:
+    return (f"{argument} needs -m: a launcher runs the jobs of a sweep (normbench train -m {argument} ...); "
+            f"without -m Hydra would ignore it and train the one run here, in this process")
+
+
 FREE_KEYS = ("extra",)  # free-form metadata: any key may be added under it
 
 
@@ -141,6 +158,7 @@ def command_line_error(argv: list[str], plugin_configs=()) -> str | None:
     """The first problem with the command line's group choices, as one line; None if fine. `plugin_configs`:
     the plugins' configs/ directories (their options are allowed too)."""
     extra_configs = any(arg.split("=", 1)[0] in SEARCH_PATH_OPTIONS for arg in argv)
+    runs_here = not _is_sweep(argv) and not any(arg.split("=", 1)[0] in NO_RUN_OPTIONS for arg in argv)
     problem = _results_dir_problem(argv)
     if problem:
         return problem
@@ -166,6 +184,9 @@ def command_line_error(argv: list[str], plugin_configs=()) -> str | None:
             problem = _missing_plugin(argument, value)
         else:
             continue
+        launcher = key in ("launcher", "hydra/launcher")
+        if problem is None and launcher and runs_here and value != "null" and not argument.startswith("~"):
+            problem = _launcher_without_sweep(argument)
         if problem:
             return problem
     return None

@@ -22,11 +22,12 @@ def usable_cpus() -> int:
 
 
 def launcher_kind(launcher_cfg) -> str:
-    """basic | joblib | submitit_local | submitit_slurm | other, from the launcher's `_target_` class."""
-    target = str((launcher_cfg or {}).get("_target_", ""))
+    """basic | joblib | submitit_local | submitit_slurm | other, from the launcher's `_target_` class
+    (a subclass named after its base counts as it: normbench's NormbenchSlurmLauncher is submitit_slurm)."""
+    name = str((launcher_cfg or {}).get("_target_", "")).rsplit(".", 1)[-1]
     kinds = {"BasicLauncher": "basic", "JoblibLauncher": "joblib", "LocalLauncher": "submitit_local",
              "SlurmLauncher": "submitit_slurm"}
-    return kinds.get(target.rsplit(".", 1)[-1], "other")
+    return next((kind for base, kind in kinds.items() if name.endswith(base)), "other")
 
 
 def joblib_workers(n_jobs: int, cpus: int) -> int:

@@ -5,7 +5,8 @@ Hydra reports a failed job only at the end, and only the first one (hydra #2284,
   environment variables, which every launcher's workers inherit (loky workers, submitit's local
   processes, sbatch's default --export=ALL);
 - `on_job_end` (wherever the job runs) leaves one record per job in the sweep's ledger and logs
-  "k/N runs done, ETA" from it;
+  "k/N runs done, ETA" from it (a submitit job logs into its own log file: there the submitting process
+  itself watches the ledger and logs the lines, normbench.launch.submitit_sweep);
 - `on_multirun_end` (main process) reads the ledger back and prints the tally: completed / diverged /
   failed / skipped / invalid. `normbench.cli.train.main` turns it into the exit status after Hydra returns.
 
@@ -39,6 +40,7 @@ LEDGER_ENV = "NORMBENCH_SWEEP_LEDGER"
 TOTAL_ENV = "NORMBENCH_SWEEP_TOTAL"
 STARTED_ENV = "NORMBENCH_SWEEP_STARTED"
 STATUSES = ("completed", "diverged", "failed", "skipped", "invalid")
+FINISHED = ("completed", "diverged")  # a run that trained to its end (summary.json written)
 PROBLEMS = ("failed", "invalid")  # statuses that make the sweep exit non-zero (diverged is a result, not an error)
 
 _job_error: str | None = None  # set by the task for the job running in this process, read by on_job_end
@@ -130,11 +132,16 @@ class SweepTally(Callback):
             return
         status, error = _outcome(job_return)
         job = int(config.hydra.job.num)
-        record = {"job": job, "run": Path(config.hydra.runtime.output_dir).name, "status": status, "error": error,
-                  "seconds": round(time.perf_counter() - self._job_started, 3), "pid": os.getpid(),
-                  "host": socket.gethostname()}
-        write_json_atomic(Path(ledger) / f"job-{job:06d}.json", record)
-        _log_progress(Path(ledger), record)
+        record = job_record(job, Path(config.hydra.runtime.output_dir).name, status, error,
+                            seconds=time.perf_counter() - self._job_started)
+        earlier = read_record(Path(ledger), job)
+        if status == "skipped" and earlier is not None and earlier["status"] in FINISHED:
+            # A job requeued (SLURM, submitit) after its run had finished: this sweep's own finished run
+            # is what it skipped. Its record stays as it was, or the tally would hide that the run trained.
+            log.info("job %d ran again (requeued) and found its run finished: it stays %s", job, earlier["status"])
+            return
+        write_record(Path(ledger), record)
+        log_progress(read_ledger(Path(ledger)), record)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         global _last_tally
@@ -157,24 +164,45 @@ def _outcome(job_return: JobReturn) -> tuple[str, str | None]:
     return (status if status in STATUSES else "failed"), error
 
 
+def job_record(job: int, run: str, status: str, error: str | None, seconds: float | None = None) -> dict:
+    """One job's ledger record. `host` and `pid` are the writer's: the job's own, or the submitting
+    process's for a job that ended without recording its outcome (normbench.launch.submitit_sweep)."""
+    return {"job": job, "run": run, "status": status, "error": error,
+            "seconds": None if seconds is None else round(seconds, 3), "pid": os.getpid(),
+            "host": socket.gethostname()}
+
+
+def record_path(ledger: Path, job: int) -> Path:
+    return ledger / f"job-{job:06d}.json"
+
+
+def write_record(ledger: Path, record: dict) -> None:
+    write_json_atomic(record_path(ledger, int(record["job"])), record)
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # absent; or, written atomically, a foreign file
+
+
 def read_ledger(ledger: Path) -> list[dict]:
-    records = []
-    for path in sorted(ledger.glob("job-*.json")):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue  # written atomically, so only a foreign file can be unreadable
-    return records
+    return [record for path in sorted(ledger.glob("job-*.json")) if (record := _read_record(path)) is not None]
 
 
-def _log_progress(ledger: Path, record: dict) -> None:
-    records = read_ledger(ledger)
+def read_record(ledger: Path, job: int) -> dict | None:
+    return _read_record(record_path(ledger, job))
+
+
+def log_progress(records: list[dict], record: dict) -> None:
+    """Log "k/N runs done, ETA" after `record`, from the sweep's records so far (`record` among them)."""
     done, total = len(records), sweep_total()
     elapsed = time.time() - float(os.environ.get(STARTED_ENV, time.time()))
     ran = sum(1 for r in records if r["status"] != "skipped")  # skipped runs take no time: keep them out of the rate
     eta = ""
     if total is not None and ran:
-        eta = f", ETA {format_duration((total - done) * elapsed / ran)}"
+        eta = f", ETA {format_duration(max(0, total - done) * elapsed / ran)}"
     of_total = f"/{total}" if total is not None else ""
     log.info("sweep: %d%s runs done, %s elapsed%s (last: %s %s)", done, of_total, format_duration(elapsed), eta,
              record["run"], record["status"])

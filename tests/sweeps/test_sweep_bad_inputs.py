@@ -23,7 +23,7 @@ def test_a_misspelled_study_lists_the_studies(tmp_path):
     assert out.returncode == 2
     line = _one_error_line(out.stderr)
     assert "experiment=bn_vs_lm is not a study in configs/experiment/" in line
-    assert "blog_example, bn_vs_ln, lr_sensitivity, rnn, small_batch" in line
+    assert "blog_example, bn_vs_ln, default, lr_sensitivity, rnn, small_batch" in line
     assert "did you mean experiment=bn_vs_ln?" in line
     assert not tmp_path.joinpath("bn_vs_lm").exists() and not any(tmp_path.iterdir())
 
@@ -41,16 +41,15 @@ def test_a_launcher_preset_whose_plugin_is_missing(monkeypatch):
     monkeypatch.setattr(preflight, "installed_launchers", lambda: ["basic", "submitit_local", "submitit_slurm"])
     message = preflight.command_line_error(["-m", "experiment=bn_vs_ln", "launcher=local"])
     assert message.startswith("launcher=local needs the hydra-joblib-launcher plugin, which is not installed")
-    assert preflight.command_line_error(["launcher=slurm"]) is None  # its plugin is there
+    assert preflight.command_line_error(["-m", "launcher=slurm"]) is None  # its plugin is there
     assert "choose one of: local, slurm, submitit_local" in preflight.command_line_error(["launcher=jobib"])
 
 
 def test_slurm_without_a_slurm_cluster_is_refused_before_submitting(tmp_path):
-    bin_dir = Path(sys.executable).parent
-    if shutil.which("sbatch", path=f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"):
-        pytest.skip("this machine has sbatch")
-    out = normbench_train("-m", "launcher=slurm", "seed=0,1", f"results_dir={tmp_path}",
-                          env={"PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"})
+    bin_dir = Path(sys.executable).parent  # PATH: only the interpreter's directory, so even a SLURM host has no sbatch
+    if shutil.which("sbatch", path=str(bin_dir)):
+        pytest.skip("the interpreter's directory has sbatch")
+    out = normbench_train("-m", "launcher=slurm", "seed=0,1", f"results_dir={tmp_path}", env={"PATH": str(bin_dir)})
     assert out.returncode == 2
     line = _one_error_line(out.stderr)
     assert "submits with sbatch, which is not on PATH" in line and "launcher=local" in line
@@ -75,3 +74,14 @@ def test_sweeping_over_studies_is_refused():
     message = preflight.command_line_error(["-m", "experiment=bn_vs_ln,rnn"])
     assert message.startswith("experiment=bn_vs_ln,rnn: run one study per command")
     assert preflight.command_line_error(["-m", "experiment=bn_vs_ln", "seed=0,1"]) is None
+
+
+def test_a_launcher_needs_a_sweep():
+    # Without -m Hydra ignores the launcher and trains in this process: on a login node, for launcher=slurm.
+    for argv, culprit in ((["launcher=slurm"], "launcher=slurm"),
+                          (["experiment=bn_vs_ln", "launcher=local", "seed=0"], "launcher=local"),
+                          (["hydra/launcher=joblib"], "hydra/launcher=joblib")):
+        assert preflight.command_line_error(argv).startswith(f"{culprit} needs -m: "), argv
+    for argv in (["-m", "launcher=slurm"], ["--multirun", "launcher=local"], ["hydra.mode=MULTIRUN", "launcher=local"],
+                 ["--cfg", "hydra", "launcher=slurm"], ["launcher=null"], ["-m", "experiment=default", "launcher=slurm"]):
+        assert preflight.command_line_error(argv) is None, argv

@@ -45,6 +45,9 @@ def test_submitit_local_runs_two_jobs(finished_tiny_sweep, tmp_path):
     study = results / "tiny"
     assert [s["status"] for s in summaries(study).values()] == ["completed", "completed"]
     assert len(list((study / ".submitit").glob("*/*_result.pkl"))) == 2  # two submitit jobs, each with a result
+    # the jobs log into their own files; the submitting process watches the ledger and logs the progress
+    terminal = out.stdout + out.stderr  # (Hydra's own log, in the submitting process, goes to stdout)
+    assert "sweep: 1/2 runs done" in terminal and "sweep: 2/2 runs done" in terminal
     # the preset switches checkpoints on (as for SLURM) without changing the runs' identity
     assert "checkpoint_interval: 250" in (run_dirs(study)[0] / ".hydra" / "config.yaml").read_text()
     basic = summaries(finished_tiny_sweep / "results" / "tiny")
