@@ -16,7 +16,7 @@ from .conftest import normbench_train, run_dirs, summaries, tally_counts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 UPGRADE = ["experiment=upgrade", "data=synthetic", "model=mlp"]
-MODELS = ["experiment=models", "data=digits"]
+MODELS = ["experiment=models", "data=digits", "device=cpu"]  # the fixtures are CPU runs: same numbers on a CPU
 
 
 @pytest.fixture
