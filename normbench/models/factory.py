@@ -18,7 +18,6 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from omegaconf import MISSING
 from torch import nn
 
 from normbench.config.options import ModelConfig
@@ -39,7 +38,7 @@ SIGNATURE = "FUNCTION(norm_layer, num_classes, input_shape, **kwargs) -> nn.Modu
 
 @dataclass
 class FactoryConfig(ModelConfig):
-    target: str = MISSING  # MODULE:FUNCTION
+    target: str = ""  # MODULE:FUNCTION (required)
     kwargs: Dict[str, Any] = field(default_factory=dict)
     swap_norms: bool = False
 
@@ -50,6 +49,8 @@ class FactoryConfig(ModelConfig):
         return self.target.replace(":", ".")
 
     def check(self) -> None:
+        if not self.target:
+            raise ConfigError("model=factory needs model.target=MODULE:FUNCTION (your function building the network)")
         module, sep, function = self.target.partition(":")
         if not (module and sep and function) or not function.isidentifier():
             raise ConfigError(f"model.target={self.target} must be MODULE:FUNCTION, e.g. model.target=my_nets:resnet")
