@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.conftest import REPO
+from tests.core.conftest import REPO, make_cfg  # noqa: F401  (make_cfg: the fixture)
 
 SHIM = Path(__file__).parent / "torchvision_shim"
 

@@ -10,7 +10,6 @@ from torch import nn
 from normbench.engine.build import build
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
-from tests.core.conftest import make_cfg  # noqa: F401  (the fixture)
 
 from .conftest import run_cli
 
@@ -180,7 +179,8 @@ def test_factory_refusals_are_one_line(make_cfg, nets):
         ([], "model=factory needs model.target=MODULE:FUNCTION"),
         (["model.target=my_nets"], "must be MODULE:FUNCTION"),
         (["model.target=my_nets:missing"], "has no function missing"),
-        (["model.target=my_nets:with_norm_layer", "+model.kwargs={depth:2}"], "must accept num_classes, input_shape, depth"),
+        (["model.target=my_nets:with_norm_layer", "+model.kwargs={depth:2}"],
+         "must accept num_classes, input_shape, depth"),
     ]:
         with pytest.raises(ConfigError) as refused:
             build(make_cfg("model=factory", *SEQUENCES, *overrides))
