@@ -28,6 +28,21 @@ if ! "$venv_python" -c "import torch" 2>/dev/null; then
   "$venv_python" -m pip install --quiet "$spec"
 fi
 
+# torchvision: the release built for the installed torch (torch 2.X <-> torchvision 0.(X+15) for X >= 1), of
+# the same build (+cpu stays +cpu), with torch pinned so pip never replaces it. NORMBENCH_TORCHVISION_SPEC overrides.
+if [ -n "${NORMBENCH_TORCHVISION_SPEC:-}" ]; then
+  vision_spec="$NORMBENCH_TORCHVISION_SPEC"
+else
+  vision_spec="$("$venv_python" "scripts/torchvision_spec.py")"
+fi
+installed_vision="$("$venv_python" -c 'import torchvision; print(torchvision.__version__)' 2>/dev/null || true)"
+if [ "$installed_vision" != "${vision_spec#torchvision==}" ]; then
+  torch_version="$("$venv_python" -c 'import torch; print(torch.__version__)')"
+  echo "normbench setup: installing $vision_spec (for torch $torch_version)" >&2
+  # torch pinned to what is installed: a torchvision that would need another torch fails instead of replacing it.
+  "$venv_python" -m pip install --quiet "$vision_spec" "torch==$torch_version"
+fi
+
 target="."
 [ "$extras" = "dev" ] && target=".[dev]"
 "$venv_python" -m pip install --quiet -e "$target"

@@ -17,6 +17,7 @@ from normbench.engine.build import Built, build
 from normbench.engine.progress import Progress
 from normbench.engine.trainer import Outcome, Settings, Trainer
 from normbench.errors import ConfigError
+from normbench.models import NormSwapped
 from normbench.rundir.atomic import write_json_atomic, write_text_atomic
 from normbench.rundir.checkpoint import load_checkpoint, remove_checkpoint, restore_generators, save_checkpoint
 from normbench.rundir.contract import (
@@ -27,6 +28,7 @@ from normbench.rundir.contract import (
     HPARAM_KEYS,
     IDENTITY,
     IDENTITY_VERSION,
+    NORMS_FILE,
     SUMMARY,
 )
 from normbench.rundir.identity import identity_record, run_model_label, run_norm_label
@@ -77,6 +79,8 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
     for relative, text in (extra_files or {}).items():
         write_text_atomic(run_dir / relative, text)
     write_json_atomic(run_dir / IDENTITY, identity)
+    if isinstance(built.model, NormSwapped):  # the norms normbench replaced in a model it did not write
+        write_json_atomic(run_dir / NORMS_FILE, built.model.swap_records())
     trainer = None
     try:
         trainer = _trainer(cfg, built, run_dir, identity["config_hash"], resume)
@@ -159,6 +163,7 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "device": str(built.data.x_train.device),
         "num_threads": torch.get_num_threads(),
         "num_params": sum(p.numel() for p in built.model.parameters()),
+        "norm_swaps": len(built.model.swaps) if isinstance(built.model, NormSwapped) else None,
         "torch_version": torch.__version__,
         "normbench_version": __version__,
         "started_at": started_at,

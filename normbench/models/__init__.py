@@ -1,5 +1,6 @@
-"""Models (MLP, CNN, RNN), each registered by name in its own module."""
+"""Models (MLP, CNN, RNN, torchvision's, your own factory), each registered by name in its own module."""
 
 from normbench.models._registry import MODELS, InputSpec, build_model, register_model
+from normbench.models._swaps import NormSwap, NormSwapped
 
-__all__ = ["MODELS", "InputSpec", "build_model", "register_model"]
+__all__ = ["MODELS", "InputSpec", "NormSwap", "NormSwapped", "build_model", "register_model"]
