@@ -90,7 +90,9 @@ def test_loss_above_the_divergence_threshold_is_divergence(make_cfg, tmp_path):
 
 
 def test_epochs_set_the_budget(make_cfg, tmp_path):
-    summary, _ = _run(make_cfg, tmp_path, "data=synthetic", "trainer.epochs=2", "batch_size=100")
+    tiny_without_steps = [o for o in TINY if not o.startswith("trainer.max_steps=")]  # epochs and steps exclude each other
+    cfg = make_cfg(*tiny_without_steps, "data=synthetic", "trainer.epochs=2", "batch_size=100")
+    summary = run_experiment(cfg, tmp_path / "run")
     assert summary["max_steps"] == 20 and summary["steps"] == 20  # 1000 samples // 100 × 2 epochs
 
 
