@@ -81,16 +81,17 @@ def one_line(error: BaseException) -> str:
 # --- the content fingerprint --------------------------------------------------------------------------------
 
 def content_fingerprint(files: Sequence[Tuple[str, Path]], cache_dir: Path) -> str:
-    """A digest of the files' names (as given), sizes and contents (sha256). Hashing is cached by each file's
-    (path, size, mtime, inode) in `cache_dir`: an unchanged set of files is not read again, a touched one is
-    read again and gives the same digest, an edited one gives another."""
+    """A digest of the files' names (as given), sizes and contents (sha256). Hashing is cached in `cache_dir`
+    by each file's (path, size, mtime, ctime, inode): files nothing happened to are not read again; a touched
+    file is read again and gives the same digest, an edited one another (ctime changes on every write and
+    cannot be set back, so even an edit that keeps the size and restores the mtime is read again)."""
     stats = []
     for name, path in files:
         try:
             stat = path.stat()
         except OSError as error:
             raise ConfigError(f"{path} cannot be read ({error.strerror or error})") from None
-        stats.append([name, str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino])
+        stats.append([name, str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino])
     key = hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:32]
     entry = cache_dir / FINGERPRINT_DIR / key
     try:
@@ -99,7 +100,7 @@ def content_fingerprint(files: Sequence[Tuple[str, Path]], cache_dir: Path) -> s
             return cached
     except OSError:
         pass
-    contents = [[name, size, _sha256(path)] for (name, path), (_, _, size, _, _) in zip(files, stats)]
+    contents = [[name, stat[2], _sha256(path)] for (name, path), stat in zip(files, stats)]
     digest = hashlib.sha256(json.dumps(contents).encode()).hexdigest()[:16]
     _remember(entry, digest)
     return digest

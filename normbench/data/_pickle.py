@@ -13,15 +13,17 @@ from normbench.errors import ConfigError
 
 def _numpy_globals() -> dict:
     try:
-        from numpy._core import multiarray
+        from numpy._core import multiarray, numeric
     except ImportError:  # numpy 1.x
-        from numpy.core import multiarray
+        from numpy.core import multiarray, numeric
     reconstruct = multiarray._reconstruct
     # _codecs.encode: how a protocol-2 pickle written by python 3 spells bytes (an array's raw data).
     allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): codecs.encode}
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):  # pickles name whichever numpy wrote them
         allowed[(module, "_reconstruct")] = reconstruct
         allowed[(module, "scalar")] = multiarray.scalar
+    for module in ("numpy.core.numeric", "numpy._core.numeric"):  # arrays in protocol-5 pickles
+        allowed[(module, "_frombuffer")] = numeric._frombuffer
     return allowed
 
 
