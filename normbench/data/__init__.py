@@ -24,7 +24,7 @@ def load_data(data_cfg) -> Splits:
     if math.prod(expected) <= 0:
         raise ConfigError(f"data.shape={list(expected)} must have positive sizes")
     for split, labels in (("training", splits.y_train), ("test", splits.y_test)):
-        if len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < data_cfg.num_classes):
+        if len(labels) and not (int(labels.min()) >= 0 and int(labels.max()) < data_cfg.num_classes):
             raise ConfigError(f"data={data_cfg.name}'s {split} labels span {int(labels.min())}..{int(labels.max())}, "
                               f"outside 0..{data_cfg.num_classes - 1} (data.num_classes={data_cfg.num_classes})")
     return splits

@@ -1,6 +1,7 @@
 """A pickle reader that runs no code: only the globals needed to rebuild numpy arrays are allowed (the
-CIFAR python batches hold dicts, lists, strings, numbers and uint8 arrays, and nothing else). Anything else a pickle asks for
-(os.system, builtins.eval, any class) is refused before it is called (Python's "Restricting Globals")."""
+CIFAR python batches hold dicts, lists, strings, numbers and uint8 arrays, nothing else). Anything else
+a pickle asks for (os.system, builtins.eval, any class) is refused before it is called (Python's
+"Restricting Globals")."""
 
 import codecs
 import pickle
@@ -53,4 +54,5 @@ def load_arrays_pickle(path: Path, what: str):
                           f"(a pickle that would run code is refused)") from None
     except (OSError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as error:
         text = " ".join(str(error).split())
-        raise ConfigError(f"{path} is not a readable pickle ({type(error).__name__}: {text}); expected {what}") from None
+        raise ConfigError(f"{path} is not a readable pickle ({type(error).__name__}: {text}); "
+                          f"expected {what}") from None

@@ -50,8 +50,8 @@ def image_folder(root: Path, *, classes=("cat", "dog", "emu"), per_class=4, size
 
 def _cifar_batch(path: Path, n: int, labels_key: str, classes: int, rng, protocol=2) -> None:
     labels = [int(v) for v in rng.integers(0, classes, n)]
-    batch = {"batch_label": "training batch", labels_key: labels, "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-             "filenames": [f"img_{i}.png" for i in range(n)]}
+    batch = {"batch_label": "training batch", labels_key: labels,
+             "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "filenames": [f"img_{i}.png" for i in range(n)]}
     if labels_key == "fine_labels":
         batch["coarse_labels"] = [v // 5 for v in labels]
     with open(path, "wb") as handle:

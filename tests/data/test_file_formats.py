@@ -35,7 +35,8 @@ def test_npz_with_both_splits(make_cfg, tmp_path):
     assert cfg.shape == [6] and cfg.num_classes == 3  # learned from the file: the model's InputSpec sees them
     _standardized(splits, "feature")
     mean, std = np.array(splits.standardization["mean"]), np.array(splits.standardization["std"])
-    assert np.allclose(mean, stored["x_train"].mean(0), atol=1e-5) and np.allclose(std, stored["x_train"].std(0), atol=1e-5)
+    assert np.allclose(mean, stored["x_train"].mean(0), atol=1e-5)
+    assert np.allclose(std, stored["x_train"].std(0), atol=1e-5)
     expected_test = (stored["x_test"] - mean) / std  # the test set with the training set's statistics
     assert np.allclose(splits.x_test.numpy(), expected_test, atol=1e-4)
 
