@@ -110,6 +110,11 @@ class DataConfig(OptionConfig):
         positive(self.num_train, "data.num_train")
         positive(self.num_test, "data.num_test")
 
+    def fingerprint(self) -> Optional[str]:
+        """A digest of the data's contents where they come from the user's files (normbench/rundir/identity.py
+        adds it to the data section of a run's identity); None for data made from the config alone."""
+        return None
+
 
 @dataclass
 class OptimConfig(OptionConfig):

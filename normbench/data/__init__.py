@@ -7,7 +7,14 @@ from normbench.errors import ConfigError
 
 
 def load_data(data_cfg) -> Splits:
+    """The data set's splits, checked against `data_cfg.shape`. A data set read from files may leave `shape`
+    (empty) and `num_classes` (None) to its files: they are then filled in here, on `data_cfg` itself, from
+    what the loader found, so the model's InputSpec (built from `data_cfg`) matches the data."""
     splits = DATASETS.get(data_cfg.name).build(data_cfg)
+    if not data_cfg.shape:
+        data_cfg.shape = list(splits.x_train.shape[1:])
+    if data_cfg.num_classes is None:
+        data_cfg.num_classes = splits.num_classes
     expected = tuple(data_cfg.shape)
     actual = tuple(splits.x_train.shape[1:])
     if actual != expected:
@@ -16,6 +23,10 @@ def load_data(data_cfg) -> Splits:
         )
     if math.prod(expected) <= 0:
         raise ConfigError(f"data.shape={list(expected)} must have positive sizes")
+    for split, labels in (("training", splits.y_train), ("test", splits.y_test)):
+        if len(labels) and not (int(labels.min()) >= 0 and int(labels.max()) < data_cfg.num_classes):
+            raise ConfigError(f"data={data_cfg.name}'s {split} labels span {int(labels.min())}..{int(labels.max())}, "
+                              f"outside 0..{data_cfg.num_classes - 1} (data.num_classes={data_cfg.num_classes})")
     return splits
 
 

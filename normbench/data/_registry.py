@@ -1,6 +1,7 @@
 """Data sets by name. A data set module registers `load(cfg) -> Splits` (CPU tensors), `cfg` an instance of
 its schema (a `DataConfig` subclass; the plain `DataConfig` for a data set with no keys of its own)."""
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -19,9 +20,16 @@ class Splits:
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    # Set by data sets read from files, which learn them from the files (None: the config's values hold):
+    num_classes: int | None = None
+    # How the inputs were standardized, from the training set: {"axis": "channel" | "feature",
+    # "mean": [...], "std": [...]} (one value per channel or feature), so a summary can record it.
+    standardization: dict | None = None
+    classes: list[str] | None = None  # class names by index, where the files name them (folders, CSV labels)
 
     def to(self, device: torch.device) -> "Splits":
-        return Splits(*(t.to(device) for t in (self.x_train, self.y_train, self.x_test, self.y_test)))
+        tensors = {key: getattr(self, key).to(device) for key in ("x_train", "y_train", "x_test", "y_test")}
+        return dataclasses.replace(self, **tensors)
 
 
 DATASETS: Registry = Registry("data", "normbench.data", DataConfig)

@@ -8,7 +8,9 @@ optimizer, trainer and probes, each with its own schema's keys only — plus bat
 and the identity version. So adding a field to another option, or a new option, changes no existing hash;
 changing a value the run uses does. Fields marked `execution_only` (where the cache lives, checkpoint
 cadence) are left out; fields marked `added_field` (added after version 2) are left out while they hold
-their default, so adding one leaves every run already on disk where it was.
+their default, so adding one leaves every run already on disk where it was. A data set read from the
+user's files adds `fingerprint` to its section (`DataConfig.fingerprint()`: a digest of the files'
+contents), so an edited file is never taken for a run already finished; the built-in data sets have none.
 """
 
 import dataclasses
@@ -36,6 +38,9 @@ def identity_dict(cfg: DictConfig) -> dict:
     identity = {"identity_version": IDENTITY_VERSION}
     for section in IDENTITY_SECTIONS:
         identity[section] = _section_identity(cfg[section])
+    fingerprint = _data_fingerprint(cfg.data)
+    if fingerprint is not None:  # data read from files: its contents, not only its path (None: no key at all)
+        identity["data"]["fingerprint"] = fingerprint
     for key in IDENTITY_SETTINGS:
         identity[key] = cfg[key]
     return identity
@@ -53,6 +58,13 @@ def _section_identity(node: DictConfig) -> dict:
         elif marker == UNLESS_DEFAULT and values.get(spec.name) == _default(spec):
             values.pop(spec.name, None)
     return values
+
+
+def _data_fingerprint(node: DictConfig) -> str | None:
+    """`DataConfig.fingerprint()` of the data set's own schema (a ConfigError if its files cannot be read)."""
+    if not dataclasses.is_dataclass(OmegaConf.get_type(node)):
+        return None  # an untyped node (e.g. a hand-made config): no schema, no files to read
+    return OmegaConf.to_object(node).fingerprint()
 
 
 def _default(spec: dataclasses.Field):
