@@ -32,7 +32,7 @@ from normbench.rundir.contract import (
     SUMMARY,
 )
 from normbench.rundir.identity import identity_record, run_model_label, run_norm_label
-from normbench.rundir.metrics_log import MetricsLog
+from normbench.rundir.metrics_log import MetricsLog, resume_problem
 from normbench.rundir.summary import read_summary, write_summary
 
 log = logging.getLogger("normbench")
@@ -72,7 +72,7 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
         return {**kept, "skipped": True}
     built = build(cfg)
     # Read (safely) before anything is written: a checkpoint that cannot be trusted refuses the run.
-    resume = None if cfg.force else load_checkpoint(run_dir, identity["config_hash"])
+    resume = None if cfg.force else _checkpoint_to_resume(run_dir, identity["config_hash"])
     started_at, started = _now(), time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / SUMMARY).unlink(missing_ok=True)  # a stale failed/forced summary must not outlive this attempt
@@ -86,7 +86,7 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
         trainer = _trainer(cfg, built, run_dir, identity["config_hash"], resume)
         outcome = trainer.fit()
     except Exception as error:
-        trained = trainer.step if trainer is not None else 0
+        trained = trainer.step if trainer is not None else 0  # the steps this run got to, not the budget
         failed = Outcome(FAILED, trained, reason=f"{type(error).__name__}: {error}")
         write_summary(run_dir, _summary(cfg, run_dir, identity, failed, built, started_at,
                                         time.perf_counter() - started))
@@ -97,6 +97,19 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
     write_summary(run_dir, summary)
     remove_checkpoint(run_dir)
     return summary
+
+
+def _checkpoint_to_resume(run_dir: Path, config_hash: str) -> dict | None:
+    """This configuration's checkpoint, if its metrics.csv can be continued from it (else train from step 0)."""
+    resume = load_checkpoint(run_dir, config_hash)
+    if resume is None:
+        return None
+    problem = resume_problem(run_dir, resume["step"])
+    if problem is not None:
+        log.warning("%s: not resuming from the checkpoint at step %d: %s; training from step 0", run_dir.name,
+                    resume["step"], problem)
+        return None
+    return resume
 
 
 def _trainer(cfg, built: Built, run_dir: Path, config_hash: str, resume: dict | None) -> Trainer:

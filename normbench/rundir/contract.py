@@ -34,6 +34,8 @@ FINISHED = (COMPLETED, DIVERGED)  # a sweep never runs these again (unless force
 # --- metrics.csv -----------------------------------------------------------------------------------------
 METRICS_COLUMNS = ("step", "split", "metric", "value")
 METRICS_HEADER = ",".join(METRICS_COLUMNS)
+# The per-step curve every completed run logs for each of steps 1..steps (a diverged one for 1..diverged_step-1).
+TRAIN_SPLIT, LOSS_METRIC = "train", "loss"
 
 # --- summary.json ----------------------------------------------------------------------------------------
 FINAL_KEYS = ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc")
