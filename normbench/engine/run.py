@@ -29,9 +29,11 @@ from normbench.rundir.contract import (
     IDENTITY,
     IDENTITY_VERSION,
     NORMS_FILE,
+    SKIPPED,
     SUMMARY,
 )
 from normbench.rundir.identity import identity_record, run_model_label, run_norm_label
+from normbench.rundir.lock import RunBusy, RunLock
 from normbench.rundir.metrics_log import MetricsLog, resume_problem
 from normbench.rundir.summary import read_summary, write_summary
 
@@ -63,8 +65,27 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
 
     `extra_files` (relative path -> text, e.g. Hydra's .hydra/config.yaml) are written once the run is
     known to go ahead, so a refused or skipped run never overwrites what a directory already holds.
+
+    The process holds the directory's lock (rundir.lock) from the first look at it to the last write: a
+    run another process is training is skipped (`{"skipped": True, "reason": "being trained by pid N"}`).
     """
     run_dir = Path(run_dir)
+    lock = RunLock(run_dir)
+    try:
+        lock.acquire()
+    except RunBusy as busy:
+        log.info("skipping %s: %s (that process finishes it)", run_dir.name, busy.holder)
+        return {"skipped": True, "status": SKIPPED, "reason": busy.holder}
+    except PermissionError as error:
+        raise ConfigError(f"{run_dir}: cannot take the run's lock ({error.strerror}: {error.filename}); "
+                          f"make the directory writable, or choose another results_dir=DIR") from None
+    try:
+        return _run_locked(cfg, run_dir, extra_files)
+    finally:
+        lock.release()
+
+
+def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
     identity = identity_record(cfg)
     kept = check_existing(cfg, run_dir, identity["config_hash"])
     if kept is not None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from normbench.rundir.contract import CHECKPOINT, SUMMARY
+from normbench.rundir.contract import CHECKPOINT, LOCK, SUMMARY
 from tests.sweeps.conftest import tally_counts, write_tiny_study
 
 from .conftest import REPO, metrics, steps_of
@@ -77,7 +77,7 @@ def _check_round(study: Path, final_log: str) -> None:
         assert not frame.duplicated(["step", "split", "metric"]).any(), run.name
         assert steps_of(frame, "train", "loss") == list(range(1, MAX_STEPS + 1)), run.name
         assert steps_of(frame, "test", "loss") == evals and steps_of(frame, "test", "acc") == evals, run.name
-        assert not (run / CHECKPOINT).exists(), run.name
+        assert not (run / CHECKPOINT).exists() and not (run / LOCK).exists(), run.name
         events = EventAccumulator(str(run), size_guidance={"scalars": 0}).Reload()
         assert [event.step for event in events.Scalars("train/loss")] == windows, run.name
         assert [event.step for event in events.Scalars("test/acc")] == evals, run.name
