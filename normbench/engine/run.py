@@ -35,29 +35,47 @@ from normbench.rundir.contract import (
 from normbench.rundir.identity import identity_record, run_model_label, run_norm_label
 from normbench.rundir.lock import RunBusy, RunLock
 from normbench.rundir.metrics_log import MetricsLog, resume_problem
-from normbench.rundir.summary import read_summary, write_summary
+from normbench.rundir.recorded import Unreadable, recorded
+from normbench.rundir.summary import write_summary
 
 log = logging.getLogger("normbench")
 
 
 def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
-    """The finished summary to keep (skip this run), None to run; refuses to mix configurations."""
-    existing = read_summary(run_dir)
-    if existing is None or cfg.force:
+    """The finished summary to keep (skip this run), None to run; refuses to mix configurations.
+
+    The directory's configuration is read from its summary.json, else from identity.json, else from its
+    .hydra/config.yaml (rundir.recorded): a corrupt or missing summary never lets another configuration's
+    run be overwritten, and a directory whose configuration cannot be read at all is refused.
+    """
+    if cfg.force:
         return None
-    if existing.get("identity_version") != IDENTITY_VERSION:
+    try:
+        existing = recorded(run_dir)
+    except Unreadable as error:
+        raise ConfigError(
+            f"{run_dir} holds a run whose configuration cannot be read ({error}); it was left as it is: "
+            f"pass force=true to replace it, or move the directory away to keep it"
+        ) from None
+    if existing is None:
+        return None
+    if existing.identity_version != IDENTITY_VERSION:
         raise ConfigError(
             f"{run_dir} was written by an earlier normbench (run identity version "
-            f"{existing.get('identity_version', 1)}, now {IDENTITY_VERSION}); run `normbench migrate "
+            f"{existing.identity_version}, now {IDENTITY_VERSION}); run `normbench migrate "
             f"{run_dir.parent}` once to bring its runs up to date (nothing is re-run), then run this again"
         )
-    if existing.get("config_hash") != config_hash:
+    if existing.config_hash != config_hash:
         raise ConfigError(
-            f"{run_dir} holds a run of a different configuration (config hash {existing.get('config_hash')} != "
-            f"{config_hash}); pass force=true to replace it, or keep both: a new experiment=NAME "
-            f"(configs/experiment/NAME.yaml) or another results_dir=DIR"
+            f"{run_dir} holds a run of a different configuration (config hash {existing.config_hash} != "
+            f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: a new "
+            f"experiment=NAME (configs/experiment/NAME.yaml) or another results_dir=DIR"
         )
-    return existing if existing.get("status") in FINISHED else None
+    if existing.doubts:
+        log.warning("%s: %s; its %s names this configuration: running it", run_dir.name,
+                    "; ".join(existing.doubts), existing.source)
+    summary = existing.summary
+    return summary if summary is not None and summary.get("status") in FINISHED else None
 
 
 def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None) -> dict:

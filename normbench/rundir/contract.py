@@ -29,6 +29,8 @@ NORMS_FILE = "norms.json"
 # Held with fcntl.flock by the one process writing the run (released by the OS if that process dies); it
 # holds that process's pid and host, for the message of a process that finds the run busy.
 LOCK = ".normbench.lock"
+# The files that show a directory holds (part of) a run's results; a lock file or a checkpoint alone does not.
+RUN_FILES = (SUMMARY, METRICS, IDENTITY, HYDRA_CONFIG)
 
 # --- statuses --------------------------------------------------------------------------------------------
 COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"
