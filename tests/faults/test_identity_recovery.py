@@ -8,7 +8,8 @@ from omegaconf import OmegaConf
 
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
-from normbench.rundir.contract import HYDRA_CONFIG, IDENTITY, SUMMARY
+from normbench.rundir.contract import CHECKPOINT_SIDECAR, HYDRA_CONFIG, IDENTITY, SUMMARY
+from normbench.rundir.identity import identity_record
 from tests.sweeps.conftest import normbench_train, summaries, tally_counts, tiny_sweep, write_tiny_study
 
 from .conftest import one_error_line, snapshot
@@ -120,3 +121,18 @@ def test_a_directory_whose_configuration_cannot_be_read_is_refused_until_forced(
     forced = normbench_train(*args, "force=true")
     assert forced.returncode == 0, forced.stderr
     assert summaries(results / "tiny")[RUN0]["status"] == "completed"
+
+
+def test_with_only_metrics_and_a_checkpoint_left_the_checkpoint_sidecar_decides(tiny_cfg, tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = tiny_cfg("trainer.max_steps=20", "trainer.checkpoint_interval=5")
+    _run(cfg, run_dir)
+    (run_dir / SUMMARY).unlink()
+    (run_dir / IDENTITY).unlink()
+    (run_dir / HYDRA_CONFIG).unlink()
+    sidecar = {"format": 2, "config_hash": identity_record(cfg)["config_hash"], "step": 20}
+    (run_dir / CHECKPOINT_SIDECAR).write_text(json.dumps(sidecar))  # a killed run's, its other records lost
+    before = snapshot(run_dir)
+    with pytest.raises(ConfigError, match=r"different configuration .*from its checkpoint\.json"):
+        _run(tiny_cfg("trainer.max_steps=30"), run_dir)
+    assert snapshot(run_dir) == before
