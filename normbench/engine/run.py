@@ -29,33 +29,53 @@ from normbench.rundir.contract import (
     IDENTITY,
     IDENTITY_VERSION,
     NORMS_FILE,
+    SKIPPED,
     SUMMARY,
 )
 from normbench.rundir.identity import identity_record, run_model_label, run_norm_label
-from normbench.rundir.metrics_log import MetricsLog
-from normbench.rundir.summary import read_summary, write_summary
+from normbench.rundir.lock import RunBusy, RunLock
+from normbench.rundir.metrics_log import MetricsLog, resume_problem
+from normbench.rundir.recorded import Unreadable, recorded
+from normbench.rundir.summary import write_summary
 
 log = logging.getLogger("normbench")
 
 
 def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
-    """The finished summary to keep (skip this run), None to run; refuses to mix configurations."""
-    existing = read_summary(run_dir)
-    if existing is None or cfg.force:
+    """The finished summary to keep (skip this run), None to run; refuses to mix configurations.
+
+    The directory's configuration is read from its summary.json, else from identity.json, else from its
+    .hydra/config.yaml (rundir.recorded): a corrupt or missing summary never lets another configuration's
+    run be overwritten, and a directory whose configuration cannot be read at all is refused.
+    """
+    if cfg.force:
         return None
-    if existing.get("identity_version") != IDENTITY_VERSION:
+    try:
+        existing = recorded(run_dir)
+    except Unreadable as error:
+        raise ConfigError(
+            f"{run_dir} holds a run whose configuration cannot be read ({error}); it was left as it is: "
+            f"pass force=true to replace it, or move the directory away to keep it"
+        ) from None
+    if existing is None:
+        return None
+    if existing.identity_version != IDENTITY_VERSION:
         raise ConfigError(
             f"{run_dir} was written by an earlier normbench (run identity version "
-            f"{existing.get('identity_version', 1)}, now {IDENTITY_VERSION}); run `normbench migrate "
+            f"{existing.identity_version}, now {IDENTITY_VERSION}); run `normbench migrate "
             f"{run_dir.parent}` once to bring its runs up to date (nothing is re-run), then run this again"
         )
-    if existing.get("config_hash") != config_hash:
+    if existing.config_hash != config_hash:
         raise ConfigError(
-            f"{run_dir} holds a run of a different configuration (config hash {existing.get('config_hash')} != "
-            f"{config_hash}); pass force=true to replace it, or keep both: a new experiment=NAME "
-            f"(configs/experiment/NAME.yaml) or another results_dir=DIR"
+            f"{run_dir} holds a run of a different configuration (config hash {existing.config_hash} != "
+            f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: a new "
+            f"experiment=NAME (configs/experiment/NAME.yaml) or another results_dir=DIR"
         )
-    return existing if existing.get("status") in FINISHED else None
+    if existing.doubts:
+        log.warning("%s: %s; its %s names this configuration: running it", run_dir.name,
+                    "; ".join(existing.doubts), existing.source)
+    summary = existing.summary
+    return summary if summary is not None and summary.get("status") in FINISHED else None
 
 
 def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None) -> dict:
@@ -63,8 +83,27 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
 
     `extra_files` (relative path -> text, e.g. Hydra's .hydra/config.yaml) are written once the run is
     known to go ahead, so a refused or skipped run never overwrites what a directory already holds.
+
+    The process holds the directory's lock (rundir.lock) from the first look at it to the last write: a
+    run another process is training is skipped (`{"skipped": True, "reason": "being trained by pid N"}`).
     """
     run_dir = Path(run_dir)
+    lock = RunLock(run_dir)
+    try:
+        lock.acquire()
+    except RunBusy as busy:
+        log.info("skipping %s: %s (that process finishes it)", run_dir.name, busy.holder)
+        return {"skipped": True, "status": SKIPPED, "reason": busy.holder}
+    except PermissionError as error:
+        raise ConfigError(f"{run_dir}: cannot take the run's lock ({error.strerror}: {error.filename}); "
+                          f"make the directory writable, or choose another results_dir=DIR") from None
+    try:
+        return _run_locked(cfg, run_dir, extra_files)
+    finally:
+        lock.release()
+
+
+def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
     identity = identity_record(cfg)
     kept = check_existing(cfg, run_dir, identity["config_hash"])
     if kept is not None:
@@ -72,7 +111,7 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
         return {**kept, "skipped": True}
     built = build(cfg)
     # Read (safely) before anything is written: a checkpoint that cannot be trusted refuses the run.
-    resume = None if cfg.force else load_checkpoint(run_dir, identity["config_hash"])
+    resume = None if cfg.force else _checkpoint_to_resume(run_dir, identity["config_hash"])
     started_at, started = _now(), time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / SUMMARY).unlink(missing_ok=True)  # a stale failed/forced summary must not outlive this attempt
@@ -86,7 +125,7 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
         trainer = _trainer(cfg, built, run_dir, identity["config_hash"], resume)
         outcome = trainer.fit()
     except Exception as error:
-        trained = trainer.step if trainer is not None else 0
+        trained = trainer.step if trainer is not None else 0  # the steps this run got to, not the budget
         failed = Outcome(FAILED, trained, reason=f"{type(error).__name__}: {error}")
         write_summary(run_dir, _summary(cfg, run_dir, identity, failed, built, started_at,
                                         time.perf_counter() - started))
@@ -97,6 +136,19 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
     write_summary(run_dir, summary)
     remove_checkpoint(run_dir)
     return summary
+
+
+def _checkpoint_to_resume(run_dir: Path, config_hash: str) -> dict | None:
+    """This configuration's checkpoint, if its metrics.csv can be continued from it (else train from step 0)."""
+    resume = load_checkpoint(run_dir, config_hash)
+    if resume is None:
+        return None
+    problem = resume_problem(run_dir, resume["step"])
+    if problem is not None:
+        log.warning("%s: not resuming from the checkpoint at step %d: %s; training from step 0", run_dir.name,
+                    resume["step"], problem)
+        return None
+    return resume
 
 
 def _trainer(cfg, built: Built, run_dir: Path, config_hash: str, resume: dict | None) -> Trainer:

@@ -138,6 +138,9 @@ class Trainer:
             if at_eval:
                 self.evaluate()
             if at_checkpoint:
+                # Every row and event up to this step on disk before the checkpoint says training got here:
+                # a run resumed from it continues a record with no hole (metrics_log.resume_problem checks).
+                self.log.sync()
                 self.on_checkpoint(self.step, self.state_dict())
         return Outcome(COMPLETED, self.step, self._final_metrics(), train_seconds=time.perf_counter() - started)
 

@@ -1,5 +1,6 @@
 """Atomic file writes: a temp file in the target's directory, then os.replace, so readers (and a run
-killed mid-write) only ever see the old file or the complete new one."""
+killed mid-write) only ever see the old file or the complete new one. The data is fsynced before the
+rename and the directory after it, so the new file also survives a crash of the machine."""
 
 import json
 import os
@@ -28,6 +29,30 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (a rename, a new file) durable; a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a directory: the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a file that another object writes (e.g. TensorBoard's event file) from the OS to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

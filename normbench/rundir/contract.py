@@ -9,6 +9,7 @@ reaching into the other. A run directory `<results_dir>/<experiment>/<run-name>/
   events.out.tfevents.*  the same scalars for TensorBoard
   summary.json         the final record and the completion marker, written atomically last
   checkpoint.pt + checkpoint.json   while a checkpointed run is in progress
+  .normbench.lock      while a process works in the directory: the flock that makes it the run's one writer
 """
 
 import hashlib
@@ -25,15 +26,23 @@ HYDRA_CONFIG = f"{HYDRA_DIR}/config.yaml"
 HYDRA_OVERRIDES = f"{HYDRA_DIR}/overrides.yaml"
 EVENTS_PREFIX = "events.out.tfevents."
 NORMS_FILE = "norms.json"
+# Held with fcntl.flock by the one process writing the run (released by the OS if that process dies); it
+# holds that process's pid and host, for the message of a process that finds the run busy.
+LOCK = ".normbench.lock"
+# The files that show a directory holds (part of) a run's results; a lock file or a checkpoint alone does not.
+RUN_FILES = (SUMMARY, METRICS, IDENTITY, HYDRA_CONFIG)
 
 # --- statuses --------------------------------------------------------------------------------------------
 COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"
 RUN_STATUSES = (COMPLETED, DIVERGED, FAILED)  # what summary.json may say
 FINISHED = (COMPLETED, DIVERGED)  # a sweep never runs these again (unless force=true); the report's usable runs
+SKIPPED = "skipped"  # a sweep's job that did not train: finished already, or being trained by another process
 
 # --- metrics.csv -----------------------------------------------------------------------------------------
 METRICS_COLUMNS = ("step", "split", "metric", "value")
 METRICS_HEADER = ",".join(METRICS_COLUMNS)
+# The per-step curve every completed run logs for each of steps 1..steps (a diverged one for 1..diverged_step-1).
+TRAIN_SPLIT, LOSS_METRIC = "train", "loss"
 
 # --- summary.json ----------------------------------------------------------------------------------------
 FINAL_KEYS = ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc")

@@ -2,30 +2,41 @@
 
 metrics.csv has one row per (step, split, metric): `step,split,metric,value`. TensorBoard gets the same
 scalars as `split/metric` tags. Rows are buffered and written at log/eval points, never per step.
+
+Durability: `sync()` writes every buffered row and event and fsyncs both files; the trainer calls it at
+every checkpoint before the checkpoint is saved, so a checkpoint at step S always finds every row and event
+of steps <= S on disk. A run resumed from that checkpoint first cuts metrics.csv back to exactly the rows
+of steps <= S (a partial last row left by a kill or a full disk included), replacing the file atomically,
+and its new event file purges, in TensorBoard's reading, every event of the earlier files after step S:
+one row per step and one consistent curve, however often the run was killed.
 """
 
 import csv
 import math
 from pathlib import Path
 
-from normbench.rundir.contract import METRICS, METRICS_HEADER
+from normbench.rundir.atomic import fsync_dir, fsync_file, write_text_atomic
+from normbench.rundir.contract import EVENTS_PREFIX, LOSS_METRIC, METRICS, METRICS_COLUMNS, METRICS_HEADER, TRAIN_SPLIT
 
 
 class MetricsLog:
     def __init__(self, run_dir: Path, resume_from_step: int | None = None):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.path = Path(run_dir) / METRICS
-        if resume_from_step is None or not self.path.is_file():
-            self.path.write_text(METRICS_HEADER + "\n")
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / METRICS
+        if resume_from_step is None:
+            write_text_atomic(self.path, METRICS_HEADER + "\n")
         else:
-            _truncate_after(self.path, resume_from_step)
+            truncate_to_step(self.path, resume_from_step)
         self._file = self.path.open("a", newline="")
         self._csv = csv.writer(self._file, lineterminator="\n")
         self._rows: list[tuple] = []
-        # A large queue and explicit flushes at eval points: short or killed runs lose nothing logged before.
-        self.writer = SummaryWriter(log_dir=str(run_dir), max_queue=1000, flush_secs=30,
-                                    purge_step=resume_from_step)
+        # A large queue and explicit flushes at eval points and checkpoints: short or killed runs lose nothing
+        # logged before. A resumed run's events of steps after its checkpoint (logged again now) are purged:
+        # purge_step is the first step this attempt logs, since the checkpoint's own step was logged before it.
+        purge_step = None if resume_from_step is None else resume_from_step + 1
+        self.writer = SummaryWriter(log_dir=str(run_dir), max_queue=1000, flush_secs=30, purge_step=purge_step)
 
     def scalar(self, step: int, split: str, metric: str, value: float, tensorboard: bool = True) -> None:
         self._rows.append((step, split, metric, value))
@@ -51,10 +62,19 @@ class MetricsLog:
             self.writer.add_scalar(key, value)
 
     def flush(self) -> None:
+        """Hand every buffered row and event to the OS: survives a killed process, not a crashed machine."""
         self._csv.writerows(self._rows)
         self._rows.clear()
         self._file.flush()
         self.writer.flush()
+
+    def sync(self) -> None:
+        """flush(), then fsync metrics.csv and the event files: what was logged so far survives a power cut."""
+        self.flush()
+        fsync_file(self.path)
+        for path in self.run_dir.glob(f"{EVENTS_PREFIX}*"):
+            fsync_file(path)
+        fsync_dir(self.run_dir)
 
     def close(self) -> None:
         self.flush()
@@ -62,8 +82,48 @@ class MetricsLog:
         self.writer.close()
 
 
-def _truncate_after(path: Path, step: int) -> None:
-    """Drop rows logged after `step` (a resumed run logs them again), keeping the header."""
-    lines = path.read_text().splitlines(keepends=True)
-    kept = [lines[0]] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= step]
-    path.write_text("".join(kept))
+def rows_through(path: Path, step: int) -> list[str] | None:
+    """The rows of metrics.csv for steps <= `step`, as lines in file order; None if the file is missing or
+    does not start with the contract's header.
+
+    Only complete rows count: a last line without its newline (a kill or a full disk mid-write) and any
+    line that is not `int,split,metric,value` are left out, so the next row never lands glued onto a fragment.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip("\r\n") != METRICS_HEADER:
+        return None
+    kept = []
+    for line in lines[1:]:
+        fields = line.rstrip("\n").split(",")
+        if not line.endswith("\n") or len(fields) != len(METRICS_COLUMNS) or not all(fields):
+            continue
+        try:
+            if int(fields[0]) <= step:
+                kept.append(line)
+        except ValueError:
+            continue
+    return kept
+
+
+def resume_problem(run_dir: Path, step: int) -> str | None:
+    """Why metrics.csv cannot be continued from a checkpoint at `step` (None: it can): it must hold the
+    train loss of every step 1..step exactly once, or the resumed run would have a hole or a repeat."""
+    rows = rows_through(Path(run_dir) / METRICS, step)
+    if rows is None:
+        return f"{METRICS} is missing or has no {METRICS_HEADER!r} header"
+    fields = (line.split(",") for line in rows)
+    logged = sorted(int(step) for step, split, metric, _ in fields if (split, metric) == (TRAIN_SPLIT, LOSS_METRIC))
+    if logged != list(range(1, step + 1)):
+        return f"{METRICS} does not hold the train loss of steps 1..{step} exactly once ({len(logged)} rows)"
+    return None
+
+
+def truncate_to_step(path: Path, step: int) -> None:
+    """Cut metrics.csv back to its complete rows of steps <= `step` (a resumed run logs the later ones
+    again), replacing it atomically: a kill during the cut leaves the old file, never a half-cut one."""
+    rows = rows_through(path, step)
+    write_text_atomic(path, METRICS_HEADER + "\n" + "".join(rows or ()))

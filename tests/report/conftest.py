@@ -32,7 +32,9 @@ def make_run(tmp_path):
             fields.setdefault("final_test_loss", loss)
             fields.setdefault("final_test_acc", test_acc)
         record = make_summary(**fields)
-        curves = flat_curves(steps, loss, test_acc) if curves is None else curves
+        if curves is None:  # a diverged run logs the train loss of the steps before the one that diverged only
+            diverged_step = fields.get("diverged_step") if fields.get("status") == "diverged" else None
+            curves = flat_curves(diverged_step - 1 if diverged_step else steps, loss, test_acc)
         directory = root / record["experiment"] / (name or record["run_name"])
         return write_run_dir(directory, record if summary else None, curves)
 

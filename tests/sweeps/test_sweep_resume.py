@@ -151,11 +151,9 @@ run.run_experiment(cfg, Path(sys.argv[1]))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="normbench/engine: metrics.csv rows are written at evaluations only, so a "
-                   "checkpoint between two evaluations vouches for steps whose rows are still in memory; a SIGKILL "
-                   "then loses them for good (found by scripts/slurm_smoke.sh: scancel lost steps 1001-1100). "
-                   "Fix: flush the metrics log before saving a checkpoint")
 def test_a_run_killed_right_after_a_checkpoint_between_evaluations_loses_no_steps(compose_cfg, tmp_path):
+    # Found by scripts/slurm_smoke.sh (scancel lost steps 1001-1100): the trainer now syncs the metrics log
+    # before every checkpoint (docs/reliability.md).
     overrides = [*BASE, "data.num_train=200", "batch_size=50", "trainer.max_steps=100", "trainer.eval_interval=50",
                  "trainer.log_interval=10", "trainer.checkpoint_interval=20", "progress=false", "num_threads=1"]
     run_dir = tmp_path / "run"

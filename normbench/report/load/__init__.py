@@ -10,6 +10,7 @@ Modules, one job each:
   run_dir        one directory -> its record and curves, by what it holds
   summary_file   summary.json, checked against the contract
   metrics_files  metrics.csv, one file or hundreds parsed together
+  coverage       a finished run's train loss covers every step it trained, once
   curves         long rows -> one ascending curve per split/metric
   event_runs     runs read from TensorBoard event files
   run_config     the configuration and hashes of a run without summary.json (hparams or Hydra's config)
@@ -25,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from normbench.report.discover import find_run_dirs
+from normbench.report.load.coverage import train_loss_through
 from normbench.report.load.duplicates import mark_duplicates
 from normbench.report.load.event_runs import EVENTS_ONLY_NOTE
 from normbench.report.load.metrics_files import read_metrics_csv, read_metrics_files
@@ -64,8 +66,17 @@ def load_runs(roots, exclude=()) -> LoadedRuns:
 
 
 def _add_metrics_files(csv_paths: dict[str, Path], records: dict, curves: dict) -> None:
-    """Read every metrics.csv at once (far faster than one by one); a bad file makes its run unreadable."""
-    for run_id, result in read_metrics_files(csv_paths).items():
+    """Read every metrics.csv at once (far faster than one by one); a bad file, or a train loss that does not
+    cover the steps the run's summary reports, makes its run unreadable."""
+    through = {}
+    for run_id in list(csv_paths):
+        last = train_loss_through(records[run_id])
+        if isinstance(last, str):
+            records[run_id].update(status=UNREADABLE, reason=last)
+            del csv_paths[run_id]
+        elif last is not None:
+            through[run_id] = last
+    for run_id, result in read_metrics_files(csv_paths, through).items():
         if isinstance(result, UnreadableRun):
             records[run_id].update(status=UNREADABLE, reason=str(result))
         else:

@@ -6,17 +6,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from normbench.report.load.coverage import coverage_problem
 from normbench.report.load.curves import split_curves
 from normbench.report.load.record import Curves, UnreadableRun
-from normbench.rundir.contract import METRICS, METRICS_COLUMNS, METRICS_HEADER
+from normbench.rundir.contract import LOSS_METRIC, METRICS, METRICS_COLUMNS, METRICS_HEADER, TRAIN_SPLIT
 
 CSV_DTYPES = dict(zip(METRICS_COLUMNS, ("int64", "category", "category", "float64")))
 
 
-def read_metrics_csv(path: Path) -> Curves:
-    """One metrics.csv; raises UnreadableRun saying what is wrong with it."""
+def read_metrics_csv(path: Path, train_loss_through: int | None = None) -> Curves:
+    """One metrics.csv; raises UnreadableRun saying what is wrong with it. With `train_loss_through`, its
+    train loss must also cover steps 1..train_loss_through exactly once (report.load.coverage)."""
     body = _metrics_body(path)
     if not body.strip():
+        if train_loss_through:
+            raise UnreadableRun(coverage_problem(np.array([], dtype=np.int64), train_loss_through))
         return {}
     try:
         frame = _parse(body)
@@ -26,28 +30,38 @@ def read_metrics_csv(path: Path) -> Curves:
     bad = _bad_rows(split, metric, values)
     if bad.any():
         raise UnreadableRun(_bad_rows_reason(bad))
-    return split_curves(frame["step"].to_numpy(), split, metric, values)
+    steps = frame["step"].to_numpy()
+    if train_loss_through is not None:
+        problem = coverage_problem(steps[_is_train_loss(split, metric)], train_loss_through)
+        if problem:
+            raise UnreadableRun(problem)
+    return split_curves(steps, split, metric, values)
 
 
-def read_metrics_files(paths: dict[str, Path]) -> dict[str, Curves | UnreadableRun]:
+def read_metrics_files(paths: dict[str, Path],
+                       train_loss_through: dict[str, int] | None = None) -> dict[str, Curves | UnreadableRun]:
     """Many metrics.csv at once: run_id -> its curves, or the UnreadableRun saying why not.
+
+    `train_loss_through` (run_id -> last step) makes a run whose train loss does not cover steps 1..that
+    step exactly once unreadable too (report.load.coverage); runs not in it are not checked.
 
     pandas' C parser has a fixed cost per call that dominates for hundreds of small files, so the files'
     bodies are joined into one buffer and parsed by one read_csv call; each row's run is known from the
     files' line counts. Any doubt (a parse error, a blank line) sends the files concerned through
     read_metrics_csv one by one, which finds and names the problem.
     """
-    results, bodies = _bodies_to_join(paths)
+    through = train_loss_through or {}
+    results, bodies = _bodies_to_join(paths, through)
     if not bodies:
         return results
     parsed = _parse_joined(bodies)
     if parsed is None:
-        return {**results, **{run_id: _read_alone(paths[run_id]) for run_id in bodies}}
+        return {**results, **{run_id: _read_alone(paths[run_id], through.get(run_id)) for run_id in bodies}}
     frame, counts = parsed
-    return {**results, **_curves_by_run(frame, counts, list(bodies))}
+    return {**results, **_curves_by_run(frame, counts, list(bodies), through)}
 
 
-def _bodies_to_join(paths: dict[str, Path]) -> tuple[dict, dict[str, bytes]]:
+def _bodies_to_join(paths: dict[str, Path], through: dict[str, int]) -> tuple[dict, dict[str, bytes]]:
     """(the results already known: files that cannot be read or were read alone, the bodies to parse together,
     each ending in a newline so that joined files never share a line)."""
     results, bodies = {}, {}
@@ -57,8 +71,8 @@ def _bodies_to_join(paths: dict[str, Path]) -> tuple[dict, dict[str, bytes]]:
         except UnreadableRun as error:
             results[run_id] = error
             continue
-        if b"\n\n" in body or body.startswith(b"\n"):  # blank lines: read alone (pandas skips them there)
-            results[run_id] = _read_alone(path)
+        if b"\n\n" in body or body.startswith(b"\n") or not body.strip():  # read alone: blank lines, no rows
+            results[run_id] = _read_alone(path, through.get(run_id))
         else:
             bodies[run_id] = body if body.endswith(b"\n") or not body else body + b"\n"
     return results, bodies
@@ -76,18 +90,25 @@ def _parse_joined(bodies: dict[str, bytes]) -> tuple[pd.DataFrame, np.ndarray] |
     return frame, counts
 
 
-def _curves_by_run(frame: pd.DataFrame, counts: np.ndarray, run_ids: list[str]) -> dict:
-    """The joined rows back to their runs: run_id -> its curves, or UnreadableRun for a run with a bad row."""
+def _curves_by_run(frame: pd.DataFrame, counts: np.ndarray, run_ids: list[str], through: dict[str, int]) -> dict:
+    """The joined rows back to their runs: run_id -> its curves, or UnreadableRun for a run with a bad row
+    or (for a run in `through`) a train loss that does not cover its steps."""
     split, metric, values = _columns(frame)
+    steps = frame["step"].to_numpy()
     bad = _bad_rows(split, metric, values)
+    train_loss = _is_train_loss(split, metric)
     starts = np.r_[0, np.cumsum(counts)]
     results = {}
     for index, run_id in enumerate(run_ids):
         rows = slice(starts[index], starts[index + 1])
         if bad[rows].any():
             results[run_id] = UnreadableRun(_bad_rows_reason(bad[rows]))
+        elif through.get(run_id) is not None:
+            problem = coverage_problem(steps[rows][train_loss[rows]], through[run_id])
+            if problem:
+                results[run_id] = UnreadableRun(problem)
     run_of_row = np.repeat(np.arange(len(run_ids)), counts)
-    curves = split_curves(frame["step"].to_numpy(), split, metric, values, run_of_row)
+    curves = split_curves(steps, split, metric, values, run_of_row)
     for index, run_id in enumerate(run_ids):
         if run_id not in results:
             results[run_id] = curves.get(index, {})
@@ -115,11 +136,25 @@ def _columns(frame: pd.DataFrame) -> tuple[pd.Categorical, pd.Categorical, np.nd
     return frame["split"].array, frame["metric"].array, frame["value"].to_numpy()
 
 
-def _read_alone(path: Path) -> Curves | UnreadableRun:
+def _read_alone(path: Path, train_loss_through: int | None = None) -> Curves | UnreadableRun:
     try:
-        return read_metrics_csv(path)
+        return read_metrics_csv(path, train_loss_through)
     except UnreadableRun as error:
         return error
+
+
+def _is_train_loss(split: pd.Categorical, metric: pd.Categorical) -> np.ndarray:
+    """Rows of the per-step train loss, compared by category code (no string comparison per row)."""
+    split_code = _code(split, TRAIN_SPLIT)
+    metric_code = _code(metric, LOSS_METRIC)
+    if split_code is None or metric_code is None:
+        return np.zeros(len(split), dtype=bool)
+    return (split.codes == split_code) & (metric.codes == metric_code)
+
+
+def _code(column: pd.Categorical, value: str) -> int | None:
+    categories = list(column.categories)
+    return categories.index(value) if value in categories else None
 
 
 def _bad_rows(split: pd.Categorical, metric: pd.Categorical, values: np.ndarray) -> np.ndarray:
