@@ -7,7 +7,10 @@ recorded and the sweep goes on; `main` exits non-zero afterwards if any job fail
 """
 
 import logging
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -23,7 +26,7 @@ from normbench.config.schema import register_configs
 from normbench.errors import ConfigError
 from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
-from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_DIR, HYDRA_OVERRIDES
+from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_DIR, HYDRA_OVERRIDES, INVALID, SKIPPED
 
 log = logging.getLogger("normbench")
 
@@ -59,8 +62,14 @@ def task(cfg: DictConfig) -> str:
     except ConfigError as error:
         _remove_if_empty(run_dir)
         if in_sweep:
-            return _sweep_job_problem(run_dir, "invalid", str(error))
+            return _sweep_job_problem(run_dir, INVALID, str(error))
         print(f"normbench: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as error:  # a full disk, a directory that cannot be written: the run's summary says failed
+        problem = f"{error.filename or run_dir}: {error.strerror or error}"
+        if in_sweep:
+            return _sweep_job_problem(run_dir, FAILED, problem)
+        print(f"normbench: error: {problem}", file=sys.stderr)
         sys.exit(2)
     except Exception as error:
         if not in_sweep:
@@ -68,7 +77,7 @@ def task(cfg: DictConfig) -> str:
         # Hydra's launchers would abort the whole sweep on this exception. run_experiment has already
         # recorded it in summary.json (status failed) if training had started; the other jobs go on.
         return _sweep_job_problem(run_dir, FAILED, f"{type(error).__name__}: {error}", traceback=True)
-    status = "skipped" if summary.get("skipped") else summary["status"]
+    status = SKIPPED if summary.get("skipped") else summary["status"]
     line = f"{run_dir.name}: {status}"
     if summary.get("final_test_acc") is not None:
         line += f", test acc {summary['final_test_acc']:.4f}, {summary['steps_per_s']} steps/s"
@@ -98,10 +107,35 @@ def main() -> None:
     except ConfigError as error:
         print(f"normbench: error: {error}", file=sys.stderr)
         sys.exit(2)
-    task()
+    try:
+        with _sigterm_as_interrupt():
+            task()
+    except KeyboardInterrupt as interrupt:
+        print(f"normbench: interrupted ({str(interrupt) or 'Ctrl-C'}): a run in progress is recorded as `interrupted` "
+              f"with its last checkpoint kept; run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
     tally = sweep.last_tally()
     if tally is not None and not tally.ok:
         sys.exit(1)  # after Hydra returns: every job ran, and the tally above says which ones went wrong
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a `kill`, a container stop) ends a run as Ctrl-C does: recorded as interrupted, no traceback.
+    Only where nobody else handles it: submitit installs its own handlers in SLURM jobs."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _prepare_command_line() -> None:

@@ -28,6 +28,7 @@ from normbench.rundir.contract import (
     HPARAM_KEYS,
     IDENTITY,
     IDENTITY_VERSION,
+    INTERRUPTED,
     NORMS_FILE,
     SKIPPED,
     SUMMARY,
@@ -120,17 +121,22 @@ def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
     write_json_atomic(run_dir / IDENTITY, identity)
     if isinstance(built.model, NormSwapped):  # the norms normbench replaced in a model it did not write
         write_json_atomic(run_dir / NORMS_FILE, built.model.swap_records())
+    resumed_from = resume["step"] if resume else 0
     trainer = None
     try:
         trainer = _trainer(cfg, built, run_dir, identity["config_hash"], resume)
         outcome = trainer.fit()
-    except Exception as error:
-        trained = trainer.step if trainer is not None else 0  # the steps this run got to, not the budget
-        failed = Outcome(FAILED, trained, reason=f"{type(error).__name__}: {error}")
-        write_summary(run_dir, _summary(cfg, run_dir, identity, failed, built, started_at,
-                                        time.perf_counter() - started))
+    except (Exception, KeyboardInterrupt) as error:
+        # Recorded, then raised on: a failed run's error, or an interrupted run (Ctrl-C, SIGTERM) that keeps its
+        # checkpoint, so the same command resumes it. Either way the summary has the steps this run got to.
+        trained = trainer.step if trainer is not None else 0
+        if isinstance(error, KeyboardInterrupt):
+            stopped = Outcome(INTERRUPTED, trained, reason=f"interrupted ({str(error) or 'Ctrl-C'}) at step {trained}")
+        else:
+            stopped = Outcome(FAILED, trained, reason=f"{type(error).__name__}: {error}")
+        write_summary(run_dir, _summary(cfg, run_dir, identity, stopped, built, started_at,
+                                        time.perf_counter() - started, resumed_from))
         raise
-    resumed_from = resume["step"] if resume else 0
     summary = _summary(cfg, run_dir, identity, outcome, built, started_at, time.perf_counter() - started,
                        resumed_from)
     write_summary(run_dir, summary)

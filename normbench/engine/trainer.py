@@ -30,7 +30,7 @@ from normbench.rundir.metrics_log import MetricsLog
 
 @dataclass
 class Outcome:
-    status: str  # completed | diverged | failed (contract.RUN_STATUSES)
+    status: str  # one of contract.RUN_STATUSES
     steps: int  # optimizer steps done (up to and including a diverged step)
     final: dict = field(default_factory=dict)
     diverged_step: int | None = None

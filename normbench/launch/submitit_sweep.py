@@ -40,6 +40,7 @@ from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from omegaconf import OmegaConf
 
 from normbench.launch import tally
+from normbench.rundir.contract import FAILED
 
 log = logging.getLogger("normbench")
 
@@ -119,8 +120,8 @@ def collect(job, job_num: int, overrides: Sequence[str], recorded: dict | None,
     def failed(error: str) -> JobOutcome:
         if recorded is not None:  # the job recorded its outcome, then died before its result file: trust the record
             return JobOutcome(_status_return(overrides, recorded["status"]))
-        record = tally.job_record(job_num, run_name(overrides), "failed", error)
-        return JobOutcome(_status_return(overrides, "failed"), record)
+        record = tally.job_record(job_num, run_name(overrides), FAILED, error)
+        return JobOutcome(_status_return(overrides, FAILED), record)
 
     if not job.paths.result_pickle.exists():
         return failed(f"{_state(job)}: job {job.job_id} ended without a result (log: {_log_path(job)})")

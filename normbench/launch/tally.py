@@ -33,15 +33,16 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from normbench.rundir.atomic import write_json_atomic
+from normbench.rundir.contract import FAILED, FINISHED, INTERRUPTED, INVALID, RUN_STATUSES, SKIPPED
 
 log = logging.getLogger("normbench")
 
 LEDGER_ENV = "NORMBENCH_SWEEP_LEDGER"
 TOTAL_ENV = "NORMBENCH_SWEEP_TOTAL"
 STARTED_ENV = "NORMBENCH_SWEEP_STARTED"
-STATUSES = ("completed", "diverged", "failed", "skipped", "invalid")
-FINISHED = ("completed", "diverged")  # a run that trained to its end (summary.json written)
-PROBLEMS = ("failed", "invalid")  # statuses that make the sweep exit non-zero (diverged is a result, not an error)
+STATUSES = (*RUN_STATUSES, SKIPPED, INVALID)  # a job's status in the ledger: its run's, or why it did not train
+# FINISHED (contract): a run that trained to its end. PROBLEMS make the sweep exit non-zero (diverged is a result).
+PROBLEMS = (FAILED, INTERRUPTED, INVALID)
 
 _job_error: str | None = None  # set by the task for the job running in this process, read by on_job_end
 _last_tally: "Tally | None" = None  # the tally of the sweep that ended last in this process
@@ -135,7 +136,7 @@ class SweepTally(Callback):
         record = job_record(job, Path(config.hydra.runtime.output_dir).name, status, error,
                             seconds=time.perf_counter() - self._job_started)
         earlier = read_record(Path(ledger), job)
-        if status == "skipped" and earlier is not None and earlier["status"] in FINISHED:
+        if status == SKIPPED and earlier is not None and earlier["status"] in FINISHED:
             # A job requeued (SLURM, submitit) after its run had finished: this sweep's own finished run
             # is what it skipped. Its record stays as it was, or the tally would hide that the run trained.
             log.info("job %d ran again (requeued) and found its run finished: it stays %s", job, earlier["status"])
@@ -159,9 +160,9 @@ def _outcome(job_return: JobReturn) -> tuple[str, str | None]:
     error, _job_error = _job_error, None
     if job_return.status == JobStatus.FAILED:
         exception = job_return._return_value  # `return_value` would re-raise it
-        return "failed", f"{type(exception).__name__}: {exception}"
+        return FAILED, f"{type(exception).__name__}: {exception}"
     status = job_return.return_value
-    return (status if status in STATUSES else "failed"), error
+    return (status if status in STATUSES else FAILED), error
 
 
 def job_record(job: int, run: str, status: str, error: str | None, seconds: float | None = None) -> dict:
@@ -199,7 +200,7 @@ def log_progress(records: list[dict], record: dict) -> None:
     """Log "k/N runs done, ETA" after `record`, from the sweep's records so far (`record` among them)."""
     done, total = len(records), sweep_total()
     elapsed = time.time() - float(os.environ.get(STARTED_ENV, time.time()))
-    ran = sum(1 for r in records if r["status"] != "skipped")  # skipped runs take no time: keep them out of the rate
+    ran = sum(1 for r in records if r["status"] != SKIPPED)  # skipped runs take no time: keep them out of the rate
     eta = ""
     if total is not None and ran:
         eta = f", ETA {format_duration(max(0, total - done) * elapsed / ran)}"

@@ -34,9 +34,11 @@ RUN_FILES = (SUMMARY, METRICS, IDENTITY, HYDRA_CONFIG)
 
 # --- statuses --------------------------------------------------------------------------------------------
 COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"
-RUN_STATUSES = (COMPLETED, DIVERGED, FAILED)  # what summary.json may say
+INTERRUPTED = "interrupted"  # stopped by Ctrl-C or SIGTERM: run the same command again to resume it
+RUN_STATUSES = (COMPLETED, DIVERGED, FAILED, INTERRUPTED)  # what summary.json may say
 FINISHED = (COMPLETED, DIVERGED)  # a sweep never runs these again (unless force=true); the report's usable runs
 SKIPPED = "skipped"  # a sweep's job that did not train: finished already, or being trained by another process
+INVALID = "invalid"  # a sweep's job refused before training (a bad value, an impossible pair)
 
 # --- metrics.csv -----------------------------------------------------------------------------------------
 METRICS_COLUMNS = ("step", "split", "metric", "value")

@@ -41,7 +41,7 @@ def test_a_run_another_process_is_training_is_skipped_in_one_line_and_left_alone
         out = tiny_sweep(results, conf, "seed=0,1")
         assert snapshot(held) == before  # nothing written, nothing removed, not even the lock file
     assert out.returncode == 0, out.stderr
-    assert tally_counts(out.stdout) == {"completed": 1, "diverged": 0, "failed": 0, "skipped": 1, "invalid": 0}
+    assert tally_counts(out.stdout) == {"completed": 1, "diverged": 0, "failed": 0, "interrupted": 0, "skipped": 1, "invalid": 0}
     busy = [line for line in out.stderr.splitlines() if "being trained by" in line]
     assert len(busy) == 1 and busy[0].endswith(f"skipping {RUN.format(1)}: being trained by pid {os.getpid()} "
                                                f"(that process finishes it)"), out.stderr

@@ -16,7 +16,7 @@ def test_a_run_failing_mid_training_is_recorded_and_the_sweep_goes_on(tiny_copy)
 
     out = tiny_sweep(results, conf, "force=true", "trainer.checkpoint_interval=5")
     assert out.returncode == 1
-    assert tally_counts(out.stdout) == {"completed": 2, "diverged": 0, "failed": 1, "skipped": 0, "invalid": 0}
+    assert tally_counts(out.stdout) == {"completed": 2, "diverged": 0, "failed": 1, "interrupted": 0, "skipped": 0, "invalid": 0}
     failed = summaries(study)[victim.name]
     assert failed["status"] == "failed" and "IsADirectoryError" in failed["error"]
     assert failed["final_test_acc"] is None
@@ -27,7 +27,7 @@ def test_a_run_failing_mid_training_is_recorded_and_the_sweep_goes_on(tiny_copy)
     (victim / "checkpoint.pt").rmdir()
     retry = tiny_sweep(results, conf, "trainer.checkpoint_interval=5")
     assert retry.returncode == 0, retry.stderr
-    assert tally_counts(retry.stdout) == {"completed": 1, "diverged": 0, "failed": 0, "skipped": 2, "invalid": 0}
+    assert tally_counts(retry.stdout) == {"completed": 1, "diverged": 0, "failed": 0, "interrupted": 0, "skipped": 2, "invalid": 0}
     assert summaries(study)[victim.name]["status"] == "completed"
 
 
@@ -37,7 +37,7 @@ def test_invalid_and_diverged_runs_are_tallied(tmp_path):
                           "model.layer_norms=[batch],[layer,layer]",  # one norm for two hidden layers: invalid
                           "trainer.divergence_loss=0.001,10000")  # any real loss exceeds 0.001: diverged
     assert out.returncode == 1
-    assert tally_counts(out.stdout) == {"completed": 1, "diverged": 1, "failed": 0, "skipped": 0, "invalid": 2}
+    assert tally_counts(out.stdout) == {"completed": 1, "diverged": 1, "failed": 0, "interrupted": 0, "skipped": 0, "invalid": 2}
     assert out.stdout.count("invalid: mlp_batch_synthetic") == 2
     assert "model.layer_norms has 1 entries but model.hidden has 2 layers" in out.stdout
     study = tmp_path / "default"

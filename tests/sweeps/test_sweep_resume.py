@@ -28,7 +28,7 @@ def test_finished_runs_are_skipped_unless_forced(tiny_copy):
 
     again = tiny_sweep(results, conf)
     assert again.returncode == 0, again.stderr
-    assert tally_counts(again.stdout) == {"completed": 0, "diverged": 0, "failed": 0, "skipped": 3, "invalid": 0}
+    assert tally_counts(again.stdout) == {"completed": 0, "diverged": 0, "failed": 0, "interrupted": 0, "skipped": 3, "invalid": 0}
     assert again.stderr.count("skipping ") == 3
     assert _files(study, "summary.json") == kept_summaries and _files(study, "metrics.csv") == kept_metrics
 

@@ -240,7 +240,7 @@ def test_a_killed_submitit_job_is_a_failed_run_and_the_sweep_still_tallies(tmp_p
     stdout, stderr = out_path.read_text(), err_path.read_text()
     assert "UncompletedJobError" not in stdout + stderr
     assert sweep.returncode == 1, stderr
-    assert tally_counts(stdout) == {"completed": 1, "diverged": 0, "failed": 1, "skipped": 0, "invalid": 0}
+    assert tally_counts(stdout) == {"completed": 1, "diverged": 0, "failed": 1, "interrupted": 0, "skipped": 0, "invalid": 0}
     (killed,) = [run for run in run_dirs(study) if not (run / "summary.json").exists()]
     assert f"failed: {killed.name}: " in stdout and f"job {controller} ended without a result" in stdout
     assert "sweep: 2/2 runs done" in stdout + stderr  # on the submitting terminal (Hydra's own log goes to stdout)
@@ -249,7 +249,7 @@ def test_a_killed_submitit_job_is_a_failed_run_and_the_sweep_still_tallies(tmp_p
 
     again = tiny_sweep(results, conf, *args)  # after the sweep: the killed run resumes, the other is skipped
     assert again.returncode == 0, again.stderr
-    assert tally_counts(again.stdout) == {"completed": 1, "diverged": 0, "failed": 0, "skipped": 1, "invalid": 0}
+    assert tally_counts(again.stdout) == {"completed": 1, "diverged": 0, "failed": 0, "interrupted": 0, "skipped": 1, "invalid": 0}
     assert summaries(study)[killed.name]["resumed_from_step"] is not None
     for run in run_dirs(study):
         train_loss = metrics(run).query("split == 'train' and metric == 'loss'")
