@@ -81,3 +81,35 @@ def test_the_cli_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, messag
     assert out.stderr.strip().splitlines()[-1].startswith(message)
     assert "Traceback" not in out.stderr
     assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))
+
+
+def test_a_full_disk_while_a_run_writes_ends_it_in_one_line(tmp_path, monkeypatch, capsys):
+    """ENOSPC from the metrics log mid-run (simulated): exit 2, one line naming the file and the error, and the
+    run's summary says failed with the steps it trained."""
+    import errno
+    import json
+    import sys
+
+    from normbench.cli.train import main
+    from normbench.rundir.metrics_log import MetricsLog
+
+    real_flush, calls = MetricsLog.flush, []
+
+    def flush_until_full(self):
+        calls.append(1)
+        if len(calls) > 2:  # the first evaluations land; then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real_flush(self)
+
+    monkeypatch.setattr(MetricsLog, "flush", flush_until_full)
+    results = tmp_path / "results"
+    monkeypatch.setattr(sys, "argv", ["normbench train", *TINY, "data=synthetic", "trainer.eval_interval=10",
+                                      f"results_dir={results}", "hydra/job_logging=disabled"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("normbench: error: ") and err[-1].endswith("metrics.csv: No space left on device")
+    (summary,) = results.rglob("summary.json")
+    record = json.loads(summary.read_text())
+    assert record["status"] == "failed" and 0 < record["steps"] < 40 and "No space left" in record["error"]
