@@ -66,7 +66,7 @@ def task(cfg: DictConfig) -> str:
         print(f"normbench: error: {error}", file=sys.stderr)
         sys.exit(2)
     except OSError as error:  # a full disk, a directory that cannot be written: the run's summary says failed
-        problem = f"{error.filename or run_dir}: {error.strerror or error}"
+        problem = f"{type(error).__name__}: {error.filename or run_dir}: {error.strerror or error}"
         if in_sweep:
             return _sweep_job_problem(run_dir, FAILED, problem)
         print(f"normbench: error: {problem}", file=sys.stderr)

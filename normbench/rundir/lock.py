@@ -37,14 +37,14 @@ class RunBusy(Exception):
 class RunLock:
     """`with RunLock(run_dir):` (or acquire() ... release()) the calling process is the directory's one writer, or RunBusy is raised.
 
-    Creates the directory if it is missing; if it was, and is still empty on release, it is removed again.
+    Creates the directory (and its parents) if missing; those still empty on release are removed again.
     """
 
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / LOCK
         self._fd: int | None = None
-        self._made_dir = False
+        self._made: list[Path] = []  # the directories acquire() created, innermost first
 
     def __enter__(self) -> "RunLock":
         return self.acquire()
@@ -53,7 +53,7 @@ class RunLock:
         self.release()
 
     def acquire(self) -> "RunLock":
-        self._made_dir = not self.run_dir.exists()
+        self._made = [d for d in (self.run_dir, *self.run_dir.parents) if not d.exists()]
         while True:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             try:
@@ -88,11 +88,12 @@ class RunLock:
         self._tidy_made_dir()
 
     def _tidy_made_dir(self) -> None:
-        if self._made_dir:
+        """Remove the directories acquire() made, innermost first, as long as nothing was written into them."""
+        for directory in self._made:
             try:
-                self.run_dir.rmdir()  # only if nothing was written into it
+                directory.rmdir()
             except OSError:
-                pass
+                return
 
 
 def _is_current(fd: int, path: Path) -> bool:

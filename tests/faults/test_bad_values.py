@@ -83,7 +83,22 @@ def test_the_cli_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, messag
     assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))
 
 
-def test_a_full_disk_while_a_run_writes_ends_it_in_one_line(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def logging_restored():
+    """Hydra configures logging when its app runs in this process: put every logger back afterwards, so the
+    tests after this one still see normbench's log records."""
+    import logging
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
+    yield
+    for logger, level, handlers, propagate, disabled in saved:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate, logger.disabled = propagate, disabled
+
+
+def test_a_full_disk_while_a_run_writes_ends_it_in_one_line(tmp_path, monkeypatch, capsys, logging_restored):
     """ENOSPC from the metrics log mid-run (simulated): exit 2, one line naming the file and the error, and the
     run's summary says failed with the steps it trained."""
     import errno
@@ -109,7 +124,7 @@ def test_a_full_disk_while_a_run_writes_ends_it_in_one_line(tmp_path, monkeypatc
         main()
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("normbench: error: ") and err[-1].endswith("metrics.csv: No space left on device")
+    assert err[-1].startswith("normbench: error: OSError: ") and err[-1].endswith("metrics.csv: No space left on device")
     (summary,) = results.rglob("summary.json")
     record = json.loads(summary.read_text())
     assert record["status"] == "failed" and 0 < record["steps"] < 40 and "No space left" in record["error"]

@@ -134,7 +134,7 @@ def test_a_layer_norm_over_tokens_is_swapped_per_token(make_cfg, tmp_path):
         sys.path.remove(str(tmp_path))
     (swap,) = built.model.swaps
     assert swap.role == "features (per token)" and swap.replacement == "LayerNorm"
-    x = torch.randn(3, 2, 16)
+    x = torch.randn(3, 2, 16, device=next(built.model.parameters()).device)  # the model is on cuda where there is one
     tokens = built.model.net.norm(x.transpose(1, 2))
     assert torch.allclose(tokens, nn.functional.layer_norm(x.transpose(1, 2), (2,)), atol=1e-5)
 
