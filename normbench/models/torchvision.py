@@ -146,7 +146,7 @@ def build(cfg: TorchvisionConfig, spec, make_norm):
 
     if cfg.swap_norms:
         if make_norm.name == "group" and cfg.groups is not None:
-            channels = [m.num_features if hasattr(m, "num_features") else m.num_channels
+            channels = [m.num_features if isinstance(m, nn.BatchNorm2d) else m.num_channels
                         for m in make().modules() if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm))]
             make_norm = _group_factory(cfg, make_norm, channels or [cfg.groups])
         return swap_norms(make(), spec, make_norm, owner)
