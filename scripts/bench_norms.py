@@ -71,7 +71,8 @@ def native_for(name: str, role: str, shape: tuple) -> nn.Module | None:
     if name == "group":
         return Native(nn.GroupNorm(4, channels), merge_steps=True)
     if name == "instance":
-        return Native(nn.InstanceNorm2d(channels, affine=True) if role == "map2d" else nn.InstanceNorm1d(channels, affine=True))
+        native = nn.InstanceNorm2d if role == "map2d" else nn.InstanceNorm1d
+        return Native(native(channels, affine=True))
     if name == "rms":
         return Native(nn.RMSNorm(channels) if role in ("features", "step") else nn.RMSNorm(list(shape[1:])))
     return None
@@ -176,8 +177,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     names = args.norms or [n for n in NORMS.names() if n != "none"]
     memory_label = "peak MiB" if device.type == "cuda" else "out+saved MiB"
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}; forward+backward in train mode")
-    print(f"| norm | input | normbench µs | native µs | time ratio | normbench {memory_label} | native {memory_label} | memory ratio |")
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, device {device}, threads {threads}; forward+backward in train mode")
+    print(f"| norm | input | normbench µs | native µs | time ratio | normbench {memory_label} | native {memory_label} "
+          "| memory ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name in names:
         roles = NORMS.get(name).traits.roles

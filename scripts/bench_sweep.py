@@ -26,7 +26,8 @@ SPEEDUP_TARGET, OVERHEAD_TARGET_S = 1.7, 2.0
 def normbench_train(results_dir: Path, *args: str) -> float:
     """Wall seconds of one `normbench train ...` process; stops the benchmark if it fails."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "normbench.cli.main", "train", *args, f"results_dir={results_dir}", "progress=false"]
+    command = [sys.executable, "-m", "normbench.cli.main", "train", *args, f"results_dir={results_dir}",
+               "progress=false"]
     started = time.perf_counter()
     out = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -68,7 +69,8 @@ def main() -> None:
               f"(target >= {SPEEDUP_TARGET}x: {verdict})", flush=True)
 
         print("per-run overhead (trainer.max_steps=1, data from the cache):", flush=True)
-        cold = statistics.median(normbench_train(root / f"cold{i}", "model=cnn", "trainer.max_steps=1") for i in range(3))
+        cold = statistics.median(normbench_train(root / f"cold{i}", "model=cnn", "trainer.max_steps=1")
+                                 for i in range(3))
         verdict = "met" if cold < OVERHEAD_TARGET_S else "missed"
         print(f"  one run in a fresh process (python, imports, Hydra, data, 1 step, outputs): {cold:.2f} s "
               f"(median of 3; target < {OVERHEAD_TARGET_S:.0f} s: {verdict})", flush=True)

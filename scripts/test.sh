@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+.venv/bin/ruff check .  # the linter configured in pyproject.toml: a finding fails the run
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

@@ -13,7 +13,8 @@ Identity markers (read by normbench/rundir/identity.py):
 """
 
 import math
-from dataclasses import MISSING as NO_DEFAULT, dataclass, field
+from dataclasses import MISSING as NO_DEFAULT
+from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from omegaconf import MISSING

@@ -22,8 +22,8 @@ import os
 from dataclasses import fields
 from pathlib import Path
 
-from normbench.launch.launchers import LAUNCHER_PLUGINS, installed_launchers, plugin_installed, preset_launcher
 from normbench.config.paths import config_dir
+from normbench.launch.launchers import LAUNCHER_PLUGINS, installed_launchers, plugin_installed, preset_launcher
 
 CHECKED_GROUPS = {"experiment": "a study", "launcher": "a launcher preset", "model": "a model", "norm": "a norm",
                   "data": "a data set", "optim": "an optimizer"}
@@ -111,7 +111,8 @@ def _group_keys(group: str) -> list[str]:
 
 def _unknown_key(key: str, value: str) -> str | None:
     """A one-line refusal of an override whose key nothing in the schema has, with the closest keys."""
-    from normbench.config.schema import OPTION_GROUPS as GROUPS, Config, ProbeConfig, TrainerConfig
+    from normbench.config.schema import OPTION_GROUPS as GROUPS
+    from normbench.config.schema import Config, ProbeConfig, TrainerConfig
 
     top, _, rest = key.partition(".")
     if top in FREE_KEYS or top == "hydra" or "/" in top:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-from normbench.errors import ConfigError
 from normbench.config.options import DataConfig
 from normbench.config.registry import Registry
+from normbench.errors import ConfigError
 
 
 @dataclass

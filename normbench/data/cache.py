@@ -22,7 +22,8 @@ def cache_root(configured: str | None) -> Path:
     return Path(os.environ.get("NORMBENCH_CACHE", "~/.cache/normbench")).expanduser()
 
 
-def cached_arrays(root: Path, name: str, params: dict, make: Callable[[], Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+def cached_arrays(root: Path, name: str, params: dict,
+                  make: Callable[[], Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
     """Arrays for (name, params) from `root`, made once by `make()` and stored as .npz."""
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     path = root / f"{name}-{key}.npz"

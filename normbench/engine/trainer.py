@@ -79,8 +79,9 @@ class _Window:
 class Trainer:
     """Trains `model` on `batches` for `max_steps` optimizer steps, logging to `log`.
 
-    `built` gives the model, optimizer, data, batches and the budget in steps. `on_checkpoint(step, state)` (optional) is called at every checkpoint interval with `state_dict()`;
-    `load_state_dict` resumes from such a state exactly where it was taken.
+    `built` gives the model, optimizer, data, batches and the budget in steps. `on_checkpoint(step, state)`
+    (optional) is called at every checkpoint interval with `state_dict()`; `load_state_dict` resumes from
+    such a state exactly where it was taken.
     """
 
     def __init__(self, built: Built, settings: Settings, log: MetricsLog, progress: Progress, on_checkpoint=None,
@@ -190,8 +191,9 @@ class Trainer:
         step = window.first_step + bad
         value = losses[bad]
         self.log.per_step(window.first_step, "train", "loss", losses[:bad])
+        limit = self.settings.divergence_loss
         reason = (f"train loss became {value} at step {step}" if not math.isfinite(value)
-                  else f"train loss {value:.4g} exceeded trainer.divergence_loss={self.settings.divergence_loss:g} at step {step}")
+                  else f"train loss {value:.4g} exceeded trainer.divergence_loss={limit:g} at step {step}")
         self.log.flush()
         return Outcome(DIVERGED, step, diverged_step=step, reason=reason)
 

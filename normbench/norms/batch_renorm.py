@@ -143,7 +143,8 @@ def schedule_from(cfg: BatchRenormConfig) -> RenormSchedule:
         mode = RenormScheduleMode(cfg.renorm_schedule)  # a member already, unless built by hand from a string
     except ValueError:
         modes = ", ".join(mode.value for mode in RenormScheduleMode)
-        raise ConfigError(f"norm.renorm_schedule={cfg.renorm_schedule} is not allowed; choose one of: {modes}") from None
+        raise ConfigError(
+            f"norm.renorm_schedule={cfg.renorm_schedule} is not allowed; choose one of: {modes}") from None
     reference = cfg.renorm_reference_steps
     if cfg.rmax < 1 or cfg.dmax < 0:
         raise ConfigError(f"norm.rmax={cfg.rmax} must be >= 1 and norm.dmax={cfg.dmax} >= 0")

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from normbench.errors import ConfigError
 from normbench.config.options import NormConfig
+from normbench.errors import ConfigError
 from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig
 from normbench.norms.hooks import ReportsScalars
 

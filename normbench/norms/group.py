@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from torch import nn
 
 from normbench.config.options import NormConfig, positive
-
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
 from normbench.norms._step import EachStep

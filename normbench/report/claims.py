@@ -118,7 +118,8 @@ def evaluate_claim(claim: Claim, runs: pd.DataFrame, model: str, level: float = 
         estimate = float(np.mean(estimates)) if estimates else math.nan
         return ClaimResult(claim, model, INCONCLUSIVE, estimate, comparisons=comparisons, note=note)
     # The mean over comparisons of their effects: each term's coefficient divided by their count.
-    terms = [(values, coefficient / len(complete)) for comparison in complete for values, coefficient in comparison.terms]
+    terms = [(values, coefficient / len(complete))
+             for comparison in complete for values, coefficient in comparison.terms]
     contrast = welch_contrast(terms, level)
     result = verdict(claim.direction, contrast.low, contrast.high)
     if claim.compare == "batch_size_drop":
@@ -167,7 +168,8 @@ def _matched(claim: Claim, runs: pd.DataFrame, name_experiment: bool) -> tuple[l
         if not comparisons:
             note = _join(note, f"needs at least two batch sizes run with both {claim.a} and {claim.b}")
         return comparisons, note
-    return [Comparison(_label(setting, SETTING, name_experiment), [(values[(*setting, claim.a)], 1.0), (values[(*setting, claim.b)], -1.0)])
+    return [Comparison(_label(setting, SETTING, name_experiment),
+                       [(values[(*setting, claim.a)], 1.0), (values[(*setting, claim.b)], -1.0)])
             for setting in both.itertuples(index=False)], note
 
 

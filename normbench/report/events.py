@@ -35,9 +35,10 @@ def check_event_file(path: Path) -> int:
             return records
         except errors.DataLossError as error:
             detail = str(error.message).replace(str(path), "file")
-            raise CorruptEventFile(f"{path.name}: damaged record after {records} good ones ({detail})")
+            raise CorruptEventFile(f"{path.name}: damaged record after {records} good ones ({detail})") from None
         except Exception as error:  # a file that is not a record file at all
-            raise CorruptEventFile(f"{path.name}: not a TensorBoard event file ({type(error).__name__}: {error})")
+            raise CorruptEventFile(
+                f"{path.name}: not a TensorBoard event file ({type(error).__name__}: {error})") from None
         records += 1
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from normbench.rundir.atomic import write_bytes_atomic
 from normbench.report import render, sections
 from normbench.report.claims import evaluate_claims
 from normbench.report.discover import REPORT_MARKER
@@ -22,6 +21,7 @@ from normbench.report.load import load_runs, steps_table
 from normbench.report.plots import Drawn, PlotData, Skip, all_figures
 from normbench.report.run_metrics import add_run_metrics
 from normbench.report.style import norm_colours
+from normbench.rundir.atomic import write_bytes_atomic
 from normbench.rundir.contract import METRICS, SUMMARY
 
 FORMATS = ("png", "svg")

@@ -11,7 +11,6 @@ from normbench.report.run_metrics import EARLY_FRACTION, METRICS, TABLE_METRICS,
 from normbench.report.stats import LEVEL
 from normbench.rundir.contract import FINISHED
 
-
 # --- number formatting -------------------------------------------------------------------------------
 
 def format_number(value: float, column: str) -> str:
@@ -104,7 +103,8 @@ def settings_section(groups: pd.DataFrame, usable: pd.DataFrame) -> list:
 
 
 def _setting_table(rows: pd.DataFrame, columns: list[str]) -> Table:
-    header = ["rank", "norm", "runs", *[METRICS[column].label for column in columns], "seed std of test acc (pp) [range]"]
+    header = ["rank", "norm", "runs", *[METRICS[column].label for column in columns],
+              "seed std of test acc (pp) [range]"]
     table_rows, bold = [], set()
     for row in rows.itertuples(index=False):
         row = row._asdict()

@@ -53,9 +53,7 @@ def _section_identity(node: DictConfig) -> dict:
         return values
     for spec in dataclasses.fields(schema):
         marker = spec.metadata.get(IDENTITY)
-        if marker == EXECUTION_ONLY:
-            values.pop(spec.name, None)
-        elif marker == UNLESS_DEFAULT and values.get(spec.name) == _default(spec):
+        if marker == EXECUTION_ONLY or marker == UNLESS_DEFAULT and values.get(spec.name) == _default(spec):
             values.pop(spec.name, None)
     return values
 

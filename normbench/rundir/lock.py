@@ -35,7 +35,8 @@ class RunBusy(Exception):
 
 
 class RunLock:
-    """`with RunLock(run_dir):` (or acquire() ... release()) the calling process is the directory's one writer, or RunBusy is raised.
+    """`with RunLock(run_dir):` (or acquire() ... release()) the calling process is the directory's one writer,
+    or RunBusy is raised.
 
     Creates the directory (and its parents) if missing; those still empty on release are removed again.
     """

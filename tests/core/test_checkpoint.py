@@ -7,11 +7,11 @@ import pickle
 import pandas as pd
 import pytest
 
+from normbench.engine.run import run_experiment
+from normbench.errors import ConfigError
 from normbench.rundir.checkpoint import load_checkpoint, read_sidecar
 from normbench.rundir.contract import CHECKPOINT, CHECKPOINT_SIDECAR
-from normbench.errors import ConfigError
 from normbench.rundir.identity import config_hash, run_name
-from normbench.engine.run import run_experiment
 
 from .conftest import TINY, run_cli
 

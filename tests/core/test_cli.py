@@ -42,7 +42,7 @@ def test_bad_values_get_one_line_errors(tmp_path, override, message):
     out = run_cli("train", f"results_dir={tmp_path}", *TINY, override)
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
-    assert len([l for l in out.stderr.splitlines() if l.startswith("normbench: error")]) == 1
+    assert len([line for line in out.stderr.splitlines() if line.startswith("normbench: error")]) == 1
     assert not any(tmp_path.rglob("summary.json"))  # refused before anything was written
 
 

@@ -27,7 +27,7 @@ def test_digits_split_is_fixed_and_scaled(make_cfg):
     a, b = load_data(cfg.data), load_data(cfg.data)
     assert a.x_train.shape == (1437, 1, 8, 8) and a.x_test.shape == (360, 1, 8, 8)
     assert torch.equal(a.x_test, b.x_test)
-    assert 0 <= a.x_train.min() and a.x_train.max() <= 1
+    assert a.x_train.min() >= 0 and a.x_train.max() <= 1
     assert set(a.y_test.tolist()) == set(range(10))  # stratified
 
 

@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch import nn
 
-from normbench.errors import ConfigError
 from normbench.config.validate import validate
+from normbench.errors import ConfigError
 from normbench.models import InputSpec, build_model
-from normbench.norms import NormFactory
 from normbench.models.rnn import Cell, NormalizedRecurrence
+from normbench.norms import NormFactory
 from normbench.norms.batch import StepwiseBatchNorm
 
 MNIST1D = InputSpec((1, 40), 10)

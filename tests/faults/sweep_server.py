@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 
 import torch  # noqa: F401  (imported here once, for every child)
+import torch._dynamo  # noqa: F401  (the optimizer's first step would import it, and sympy: seconds)
+import torch.utils.tensorboard  # noqa: F401  (the run's first SummaryWriter would import it: seconds)
+import torch.utils.tensorboard.summary  # noqa: F401
 
 import normbench.cli.main as cli_main
 import normbench.cli.train  # noqa: F401  (Hydra app, schemas and resolvers, as `normbench train` loads them)
 import normbench.engine.run  # noqa: F401  (what the task imports when it starts)
-import torch._dynamo  # noqa: F401  (the optimizer's first step would import it, and sympy: seconds)
-import torch.utils.tensorboard  # noqa: F401  (the run's first SummaryWriter would import it: seconds)
-import torch.utils.tensorboard.summary  # noqa: F401
 
 
 def _child(argv: list[str], log: str) -> None:

@@ -5,7 +5,8 @@ import pytest
 from normbench.config.preflight import command_line_error
 from normbench.config.validate import validate
 from normbench.errors import ConfigError
-from tests.core.conftest import TINY, make_cfg, run_cli  # noqa: F401  (make_cfg: a fixture)
+from tests.core.conftest import TINY, run_cli
+from tests.core.conftest import make_cfg as make_cfg  # the fixture, shared with tests/core
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -3,12 +3,13 @@ and the warm-up/relaxation schedule scaled to the run."""
 
 import pytest
 import torch
-from tests.norms.norm_formulas import Context, batch_renorm, moments
 
-from .configs import norm_cfg
 from normbench.errors import ConfigError
 from normbench.norms import NormSite, create_norm
 from normbench.norms.batch_renorm import RenormSchedule
+from tests.norms.norm_formulas import Context, batch_renorm, moments
+
+from .configs import norm_cfg
 
 EPS = 1e-5
 

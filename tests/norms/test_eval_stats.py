@@ -2,10 +2,8 @@
 
 import pytest
 import torch
-from tests.norms.norm_formulas import REFERENCES, Context, moments
 from torch import nn
 
-from .configs import norm_cfg
 from normbench.errors import ConfigError
 from normbench.norms import NORMS, NormSite, create_norm
 from normbench.norms.eval_stats import (
@@ -14,6 +12,9 @@ from normbench.norms.eval_stats import (
     norm_scalars,
     recompute_precise_statistics,
 )
+from tests.norms.norm_formulas import REFERENCES, Context, moments
+
+from .configs import norm_cfg
 
 BN_FAMILY = ("batch", "batch_renorm", "ghost_batch", "switch")
 SHAPES = {"features": (10, 4), "map2d": (6, 4, 3, 3), "step": (7, 5, 4)}
@@ -106,18 +107,17 @@ def test_state_is_restored_when_evaluation_raises():
     randomize_running(norm)
     model = nn.Sequential(norm).train()
     before = snapshot(model)
-    with pytest.raises(RuntimeError, match="boom"):
-        with evaluation_statistics(model, "batch"):
-            model(torch.randn(4, 4, 3, 3, dtype=torch.float64))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), evaluation_statistics(model, "batch"):
+        model(torch.randn(4, 4, 3, 3, dtype=torch.float64))
+        raise RuntimeError("boom")
     assert_same_state(model, before)
     assert norm.running_mean is not None and norm.training
 
 
 def test_unknown_evaluation_mode_is_refused():
-    with pytest.raises(ConfigError, match="running, batch"):
-        with evaluation_statistics(nn.Sequential(build("batch", "features")), "precise"):
-            pass
+    with pytest.raises(ConfigError, match="running, batch"), \
+            evaluation_statistics(nn.Sequential(build("batch", "features")), "precise"):
+        pass
 
 
 def test_has_batch_statistics_agrees_with_the_registry_for_every_norm():

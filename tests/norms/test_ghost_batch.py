@@ -2,12 +2,13 @@
 
 import pytest
 import torch
-from tests.norms.norm_formulas import Context, bn_step
 
-from .configs import norm_cfg
 from normbench.errors import ConfigError
 from normbench.norms import NormSite, create_norm
 from normbench.norms.ghost_batch import virtual_batch_sizes
+from tests.norms.norm_formulas import Context, bn_step
+
+from .configs import norm_cfg
 
 
 def ghost(role="map1d", channels=3, virtual=4, **settings):

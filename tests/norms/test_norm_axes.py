@@ -2,10 +2,11 @@
 
 import pytest
 import torch
+
+from normbench.norms import NormSite, create_norm
 from tests.norms.norm_formulas import Context, instance, layer
 
 from .configs import norm_cfg
-from normbench.norms import NormSite, create_norm
 
 BN_FAMILY = ("batch", "batch_renorm", "ghost_batch", "switch")
 

@@ -11,10 +11,11 @@ import zlib
 
 import pytest
 import torch
+
+from normbench.norms import NORMS, ROLES, NormSite, create_norm
 from tests.norms.norm_formulas import REFERENCES, Context
 
 from .configs import norm_cfg
-from normbench.norms import NORMS, ROLES, NormSite, create_norm
 
 CHANNELS = 6
 SLOTS = 3  # max_time_steps: small, so sequences run past it

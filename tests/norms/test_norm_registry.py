@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from .configs import norm_cfg
 from normbench.errors import ConfigError
 from normbench.norms import NORMS, ROLES, NormSite, create_norm, norms_for_role, traits
 from normbench.norms.hooks import TrainStepAware
+
+from .configs import norm_cfg
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "norm"
 
@@ -25,7 +26,7 @@ def test_instance_norm_on_a_feature_vector_is_refused_naming_the_norms_allowed_t
 @pytest.mark.parametrize("role", ROLES)
 def test_every_norm_is_built_for_its_roles_and_refused_elsewhere(role):
     allowed = norms_for_role(role)
-    for name, spec in NORMS.entries().items():
+    for name in NORMS.names():
         cfg = norm_cfg(name, groups=1)
         if role in traits(name).roles:
             assert name in allowed
@@ -60,7 +61,7 @@ def test_batch_renorm_config_uses_the_papers_schedule_and_update_rate():
 
 
 def test_only_batch_renorm_takes_the_trainers_step():
-    for name, spec in NORMS.entries().items():
+    for name in NORMS.names():
         for role in traits(name).roles:
             modules = create_norm(norm_cfg(name, groups=1), NormSite(role, 4)).modules()
             hooked = [m for m in modules if isinstance(m, TrainStepAware)]

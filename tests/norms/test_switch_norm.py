@@ -2,10 +2,11 @@
 
 import pytest
 import torch
+
+from normbench.norms import NormSite, create_norm
 from tests.norms.norm_formulas import batch_dims, moments, position_dims, sample_dims
 
 from .configs import norm_cfg
-from normbench.norms import NormSite, create_norm
 
 EPS = 1e-5
 AXES = {"in": position_dims, "ln": sample_dims, "bn": batch_dims}

@@ -15,8 +15,16 @@ import pytest
 from normbench.report.groups import usable_runs
 from normbench.report.load import load_runs
 from normbench.report.load.run_config import config_from_hydra
-from normbench.rundir.contract import (COMPLETED, EVENTS_PREFIX, FINAL_KEYS, HPARAM_KEYS, HYDRA_CONFIG, HYDRA_DIR,
-                                       METRICS, SUMMARY)
+from normbench.rundir.contract import (
+    COMPLETED,
+    EVENTS_PREFIX,
+    FINAL_KEYS,
+    HPARAM_KEYS,
+    HYDRA_CONFIG,
+    HYDRA_DIR,
+    METRICS,
+    SUMMARY,
+)
 from tests.sweeps.conftest import normbench_train
 
 MAX_STEPS, EVAL_INTERVAL, LOG_INTERVAL = 20, 10, 10

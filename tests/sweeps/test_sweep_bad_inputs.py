@@ -1,6 +1,5 @@
 """Bad input gets one clear line and an exit status of 2, before anything is written or submitted."""
 
-import os
 import shutil
 import sys
 from pathlib import Path

@@ -8,8 +8,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from normbench.launch.job_resources import device_for_job, fit_job_to_launcher, threads_per_job, usable_cpus
 from normbench.engine.seeding import DEFAULT_THREADS, reset_global_state
+from normbench.launch.job_resources import device_for_job, fit_job_to_launcher, threads_per_job, usable_cpus
 
 from .conftest import run_dirs, summaries, tally_counts, tiny_sweep
 

@@ -75,7 +75,8 @@ def _accuracy_line(ax, data: PlotData, rows, variant: str, points: pd.DataFrame,
     x = points[column].to_numpy(dtype=float)
     mean = points[f"{metric_column}_mean"].to_numpy() * metric.scale
     half = points[f"{metric_column}_half"].to_numpy() * metric.scale
-    ax.plot(x, mean, marker="o", ms=4, lw=1.3, color=colour, linestyle=LINESTYLES[same_norm.index(variant) % len(LINESTYLES)])
+    linestyle = LINESTYLES[same_norm.index(variant) % len(LINESTYLES)]
+    ax.plot(x, mean, marker="o", ms=4, lw=1.3, color=colour, linestyle=linestyle)
     bars = np.isfinite(half) & (half > 0)  # error bars as one collection: errorbar() builds many artists
     ax.add_collection(LineCollection([[(xi, m - h), (xi, m + h)] for xi, m, h in zip(x[bars], mean[bars], half[bars])],
                                      colors=colour, linewidths=1.0))

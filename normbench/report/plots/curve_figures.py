@@ -36,8 +36,9 @@ def loss_curve_figures(data: PlotData):
     smoothing = f" Train curves EMA-smoothed (weight {data.smooth:g}) for display only." if data.smooth else ""
     columns = [CurveColumn("train/loss", "train loss: cross-entropy", data.smooth, log=True),
                CurveColumn("test/loss", "test loss: cross-entropy", 0.0, log=True)]
-    caption = ("Geometric mean over seeds with 95% band (Student-t on log loss), log scale; colour = norm, line style = learning rate / "
-               "optimizer where they vary; n=k marks where seeds stop (diverged)." + smoothing)
+    caption = ("Geometric mean over seeds with 95% band (Student-t on log loss), log scale; colour = norm, "
+               "line style = learning rate / optimizer where they vary; n=k marks where seeds stop (diverged)."
+               + smoothing)
     return _curve_figures(data, data.groups, columns, "loss_curves", "Train and test loss", caption)
 
 
