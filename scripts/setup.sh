@@ -40,7 +40,18 @@ if [ "$installed_vision" != "${vision_spec#torchvision==}" ]; then
   torch_version="$("$venv_python" -c 'import torch; print(torch.__version__)')"
   echo "normbench setup: installing $vision_spec (for torch $torch_version)" >&2
   # torch pinned to what is installed: a torchvision that would need another torch fails instead of replacing it.
-  "$venv_python" -m pip install --quiet "$vision_spec" "torch==$torch_version"
+  if ! "$venv_python" -m pip install --quiet "$vision_spec" "torch==$torch_version" 2>/dev/null; then
+    # No build of that flavour on the configured index (e.g. no +cpu wheels): the plain release of the same version.
+    plain="${vision_spec%%+*}"
+    echo "normbench setup: $vision_spec is not on the package index; installing $plain" >&2
+    "$venv_python" -m pip install --quiet "$plain" "torch==$torch_version"
+  fi
+fi
+if ! "$venv_python" -c "import torchvision" 2>/dev/null; then
+  echo "normbench setup: warning: torchvision is installed but does not load with torch" \
+       "$("$venv_python" -c 'import torch; print(torch.__version__)') (a build for another device);" \
+       "model=torchvision is unavailable until a matching build is installed (set NORMBENCH_TORCHVISION_SPEC," \
+       "or PIP_EXTRA_INDEX_URL to PyTorch's index for your build)" >&2
 fi
 
 target="."
