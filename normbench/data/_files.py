@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -29,7 +30,7 @@ FINGERPRINT_DIR = "fingerprints"  # under the data cache directory: one small fi
 
 
 @dataclass
-class FileDataConfig(DataConfig):
+class FileDataConfig(DataConfig, ABC):
     """The keys of every data set read from files. `shape` and `num_classes` are learned from the files while
     left empty / null (normbench.data.load_data fills them in before the model is built); a given `shape`
     reshapes each sample (same number of values), a given `num_classes` is checked against the labels."""
@@ -49,9 +50,9 @@ class FileDataConfig(DataConfig):
             if getattr(self, key) is not None:
                 positive(getattr(self, key), f"data.{key}")
 
+    @abstractmethod
     def files(self) -> List[Tuple[str, Path]]:
         """(name, path) of every file whose contents are the data; a ConfigError if one is missing."""
-        raise NotImplementedError
 
     def fingerprint(self) -> str:
         return content_fingerprint(self.files(), cache_root(self.cache_dir))
