@@ -132,3 +132,14 @@ def test_two_identical_sweeps_started_together_train_each_run_once(tmp_path):
         accumulator = EventAccumulator(str(run), size_guidance={"scalars": 0}).Reload()
         assert [event.step for event in accumulator.Scalars("test/acc")] == [0, 10, 20, 30, 40, 50, 60]
         assert not (run / LOCK).exists()
+
+
+def test_the_lock_leaves_no_directory_it_made_for_a_run_that_wrote_nothing(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "other_run").mkdir()  # a sibling: results/ stays, it was there before
+    with RunLock(tmp_path / "results" / "study" / "run"):
+        assert (tmp_path / "results" / "study" / "run" / LOCK).is_file()
+    assert sorted(path.name for path in (tmp_path / "results").iterdir()) == ["other_run"]
+    with RunLock(tmp_path / "fresh" / "study" / "run") as lock:
+        (lock.run_dir / "metrics.csv").write_text("step,split,metric,value\n")  # the run wrote: all of it stays
+    assert (tmp_path / "fresh" / "study" / "run" / "metrics.csv").is_file()
