@@ -35,8 +35,14 @@ if [ -n "${NORMBENCH_TORCHVISION_SPEC:-}" ]; then
 else
   vision_spec="$("$venv_python" "scripts/torchvision_spec.py")"
 fi
-installed_vision="$("$venv_python" -c 'import torchvision; print(torchvision.__version__)' 2>/dev/null || true)"
-if [ "$installed_vision" != "${vision_spec#torchvision==}" ]; then
+# The installed version from its metadata, not its import: a build that installs but cannot load beside this torch
+# is reported below once, not reinstalled on every set-up.
+installed_vision="$("$venv_python" -c 'from importlib.metadata import version; print(version("torchvision"))' \
+  2>/dev/null || true)"
+wanted_vision="${vision_spec#torchvision==}"
+# Same release (the +cpu/+cuXXX label aside): kept, since the plain release is what an index without labelled
+# builds offers (the fallback below).
+if [ "${installed_vision%%+*}" != "${wanted_vision%%+*}" ]; then
   torch_version="$("$venv_python" -c 'import torch; print(torch.__version__)')"
   echo "normbench setup: installing $vision_spec (for torch $torch_version)" >&2
   # torch pinned to what is installed: a torchvision that would need another torch fails instead of replacing it.
