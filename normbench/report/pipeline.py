@@ -18,7 +18,9 @@ from normbench.report.claims import evaluate_claims
 from normbench.report.discover import REPORT_MARKER
 from normbench.report.groups import group_table, usable_runs
 from normbench.report.load import load_runs, steps_table
+from normbench.report.mixes import mix_comparisons
 from normbench.report.plots import Drawn, PlotData, Skip, all_figures
+from normbench.report.recommend import recommendations, recommendations_frame
 from normbench.report.run_metrics import add_run_metrics
 from normbench.report.style import norm_colours
 from normbench.rundir.atomic import write_bytes_atomic
@@ -47,6 +49,7 @@ class Report:
     runs: pd.DataFrame  # every run found, with status, reason and metric columns
     groups: pd.DataFrame
     claims: list
+    recommendations: list  # recommend.Recommendation per setting
     figures: list = field(default_factory=list)  # render.Image of each figure written
     skipped: list = field(default_factory=list)  # plots.Skip of each figure not drawn
     files: list = field(default_factory=list)  # every file written
@@ -68,10 +71,11 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
         usable = usable_runs(runs)
         groups = group_table(usable) if len(usable) else pd.DataFrame()
         claims = evaluate_claims(usable) if len(usable) else []
+        advice = recommendations(groups, usable) if len(usable) else []
 
     out.mkdir(parents=True, exist_ok=True)
     earlier_report = (out / REPORT_MARKER).is_file()  # only then is figures/ ours to tidy
-    report = Report(out, runs, groups, claims, timings=clock.laps)
+    report = Report(out, runs, groups, claims, advice, timings=clock.laps)
     with clock("tables"):
         _write(report, REPORT_MARKER, b"normbench report output: never read as runs\n")
         _write(report, "runs.csv", runs.to_csv(index=False).encode())
@@ -79,14 +83,17 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
         if len(groups):
             _write(report, "groups.csv", groups.to_csv(index=False).encode())
         _write(report, "claims.csv", _claims_frame(claims).to_csv(index=False).encode())
+        _write(report, "recommendations.csv", recommendations_frame(advice).to_csv(index=False).encode())
     with clock("figures"):
         _figures(report, usable, groups, loaded.curves, options)
         if earlier_report:
             _remove_stale_figures(report)
     with clock("report.md, report.html"):
         generated_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        blocks = [*sections.header_section(roots, options, runs, generated_at),
-                  *sections.claims_section(claims), *sections.settings_section(groups, usable),
+        blocks = [*sections.title_section(), *sections.recommendation_section(report.recommendations),
+                  *sections.header_section(roots, options, runs, generated_at),
+                  *sections.claims_section(claims), *sections.mixes_section(mix_comparisons(usable)),
+                  *sections.settings_section(groups, usable),
                   *sections.figures_section(report.figures, report.skipped), *sections.excluded_section(runs),
                   *sections.definitions_section(options)]
         _write(report, "report.md", render.to_markdown(blocks).encode())
