@@ -5,8 +5,8 @@ import pandas as pd
 
 from normbench.report.claims import ClaimResult, comparison_interval
 from normbench.report.groups import SETTING, describe, settings, varying
-from normbench.report.recommend import CLEAR, NO_DATA, SCORE, Recommendation, distinguishable, relative_speed
 from normbench.report.load import EVENTS_ONLY_NOTE, STATUS_ORDER
+from normbench.report.recommend import CLEAR, NO_DATA, SCORE, Recommendation, distinguishable, relative_speed
 from normbench.report.render import Bullets, Heading, Image, Paragraph, Table
 from normbench.report.run_metrics import EARLY_FRACTION, METRICS, TABLE_METRICS, format_effect
 from normbench.report.stats import LEVEL, mean_ci
@@ -115,7 +115,7 @@ def recommendation_row(rec: Recommendation) -> list[str]:
             format_seed_mean(pick, "loss_volatility"), format_seed_mean(pick, "spike_rate"),
             format_number(pick.row.get("seed_std_test_acc", np.nan), "final_test_acc"),
             format_seed_mean(pick, "bn_eval_gap"),
-            "–" if not np.isfinite(speed) else f"{speed:.3g} ({relative:.2f}×)"]
+            "–" if not np.isfinite(speed) else f"{speed:.4g} ({relative:.2f}×)"]
 
 
 def format_seed_mean(candidate, column: str) -> str:
