@@ -69,6 +69,34 @@ def _markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+# --- plain text (a terminal) ----------------------------------------------------------------------------
+
+def to_text(blocks) -> str:
+    """Headings, paragraphs and tables with aligned columns, for a terminal (figures are left out)."""
+    parts = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append(block.text)
+        elif isinstance(block, Paragraph):
+            parts.append(block.text.replace("`", ""))
+        elif isinstance(block, Bullets):
+            parts.append("\n".join(f"  - {item}" for item in block.items))
+        elif isinstance(block, Table):
+            parts.append(text_table(block))
+    return "\n\n".join(parts) + "\n"
+
+
+def text_table(table: Table) -> str:
+    """Columns padded to their widest cell, the header underlined; bold cells marked with a trailing `*`."""
+    rows = [[str(text) for text in table.header]]
+    rows += [[f"{text}*" if (r, c) in table.bold and text else str(text) for c, text in enumerate(row)]
+             for r, row in enumerate(table.rows)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(table.header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
 # --- HTML --------------------------------------------------------------------------------------------
 
 CSS = """

@@ -9,7 +9,7 @@ from normbench.report.load import EVENTS_ONLY_NOTE, STATUS_ORDER
 from normbench.report.recommend import CLEAR, NO_DATA, SCORE, Recommendation, distinguishable, relative_speed
 from normbench.report.render import Bullets, Heading, Image, Paragraph, Table
 from normbench.report.run_metrics import EARLY_FRACTION, METRICS, TABLE_METRICS, format_effect
-from normbench.report.stats import LEVEL, mean_ci
+from normbench.report.stats import LEVEL, mean_ci, welch_contrast
 from normbench.rundir.contract import FINISHED
 
 # --- number formatting -------------------------------------------------------------------------------
@@ -95,6 +95,8 @@ def recommendation_section(recommendations: list[Recommendation]) -> list:
     blocks.append(Table(header, [recommendation_row(rec) for rec in recommendations]))
     blocks.append(Paragraph("Stability record and cost are the recommended norm's, means over its seeds. "
                             + CLIPPED_NOTE))
+    for rec in recommendations:
+        blocks += candidates_blocks(rec)
     return blocks
 
 
@@ -116,6 +118,35 @@ def recommendation_row(rec: Recommendation) -> list[str]:
             format_number(pick.row.get("seed_std_test_acc", np.nan), "final_test_acc"),
             format_seed_mean(pick, "bn_eval_gap"),
             "–" if not np.isfinite(speed) else f"{speed:.4g} ({relative:.2f}×)"]
+
+
+def candidates_blocks(rec: Recommendation) -> list:
+    """One setting's norms, ranked by mean score, each against the recommended norm: the evidence behind it."""
+    if rec.decision == NO_DATA:
+        return [Heading(rec.label, 3), Paragraph(rec.statement + ".")]
+    header = ["norm", f"{METRICS[SCORE].label} [95% CI]", f"− {rec.norm} (pp) [95% CI]", "diverged",
+              "loss volatility", "spike rate (%)", "seed std of test acc (pp)", "BN train/eval gap (pp)", "steps/s"]
+    rows = []
+    for candidate in rec.candidates:
+        acc = mean_ci(candidate.values[SCORE])
+        versus = "–"
+        if candidate is not rec.pick:
+            low, high = _welch_or_nan(candidate.values[SCORE], rec.pick.values[SCORE])
+            versus = format_difference(acc.mean - rec.pick.mean(SCORE), low, high, SCORE)
+        speed = candidate.mean("steps_per_s")
+        rows.append([candidate.variant, format_mean_ci(acc.mean, acc.half_width, acc.n, candidate.n_runs, SCORE),
+                     versus, f"{candidate.n_diverged}/{candidate.n_runs}",
+                     format_seed_mean(candidate, "loss_volatility"), format_seed_mean(candidate, "spike_rate"),
+                     format_number(candidate.row.get("seed_std_test_acc", np.nan), "final_test_acc"),
+                     format_seed_mean(candidate, "bn_eval_gap"), "–" if not np.isfinite(speed) else f"{speed:.4g}"])
+    return [Heading(rec.label, 3), Paragraph(rec.statement[0].upper() + rec.statement[1:] + "."), Table(header, rows)]
+
+
+def _welch_or_nan(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    if len(a) < 2 or len(b) < 2:
+        return np.nan, np.nan
+    contrast = welch_contrast([(a, 1.0), (b, -1.0)])
+    return contrast.low, contrast.high
 
 
 def format_seed_mean(candidate, column: str) -> str:
