@@ -65,6 +65,7 @@ class Recommendation:
     margin_high: float = math.nan
     pick: Candidate | None = None
     candidates: list = field(default_factory=list)  # ranked by mean score, best first
+    left: list = field(default_factory=list)  # undecided: the tied norms the tie-break could not set apart
 
     @property
     def statement(self) -> str:
@@ -76,6 +77,9 @@ class Recommendation:
         among = f"no clear winner among {', '.join(self.tied)}"
         if self.decision == TIED:
             return f"{among}; tie-break by {self.decided_by}: {self.norm}"
+        if len(self.left) < len(self.tied):
+            return (f"{among}; the tie-break (stability, then cost) leaves {', '.join(self.left)} and separates "
+                    f"them no further ({self.norm} has the highest mean of them)")
         return f"{among}; no tie-break separates them ({self.norm} has the highest mean)"
 
 
@@ -119,17 +123,18 @@ def least_diverged(tied: list[Candidate]) -> list[Candidate]:
     return [candidate for candidate in tied if candidate.divergence_share == lowest]
 
 
-def break_tie(tied: list[Candidate], level: float = LEVEL) -> tuple[Candidate, str]:
-    """(the pick, the criterion that decided, "" if none did): stability first, then cost."""
+def break_tie(tied: list[Candidate], level: float = LEVEL) -> tuple[Candidate, str, list[Candidate]]:
+    """(the pick, the criterion that decided or "" if none did, the candidates no criterion set apart):
+    stability first, then cost. Undecided, the pick is the highest mean of those left."""
     remaining = least_diverged(tied)
     if len(remaining) == 1:
-        return remaining[0], "stability: divergence share"
+        return remaining[0], "stability: divergence share", remaining
     for name, column, better in (*STABILITY, COST):
         remaining = survivors(remaining, column, better, level)
         if len(remaining) == 1:
             prefix = "" if name.startswith("cost") else "stability: "
-            return remaining[0], prefix + name
-    return remaining[0], ""  # the highest mean of those left (`remaining` keeps the ranked order)
+            return remaining[0], prefix + name, remaining
+    return remaining[0], "", remaining  # `remaining` keeps the ranked order: its first has the highest mean
 
 
 def recommend(setting: dict, label: str, candidates: list[Candidate], level: float = LEVEL) -> Recommendation:
@@ -139,16 +144,17 @@ def recommend(setting: dict, label: str, candidates: list[Candidate], level: flo
         return Recommendation(setting, label, NO_DATA, None, candidates=candidates)
     leader = order[0]
     tied = tied_with_leader(order, level)
+    left = []
     if len(tied) == 1:
         decision, pick, decided_by = CLEAR, leader, "accuracy"
     else:
-        pick, decided_by = break_tie(tied, level)
+        pick, decided_by, left = break_tie(tied, level)
         decision = TIED if decided_by else UNDECIDED
     runner_up = next((candidate for candidate in order if candidate is not pick), None)
     recommendation = Recommendation(setting, label, decision, pick.variant,
                                     [candidate.variant for candidate in tied] if len(tied) > 1 else [],
                                     decided_by, runner_up.variant if runner_up else None, pick=pick,
-                                    candidates=order)
+                                    candidates=order, left=[candidate.variant for candidate in left])
     if runner_up is not None:
         recommendation.margin = pick.mean(SCORE) - runner_up.mean(SCORE)
         if len(pick.values[SCORE]) >= 2 and len(runner_up.values[SCORE]) >= 2:

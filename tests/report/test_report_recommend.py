@@ -130,3 +130,29 @@ def test_setting_table_bolds_nothing_when_intervals_overlap(tmp_path, make_run):
     table = next(block for block in blocks if isinstance(block, sections.Table))
     accuracy_column = table.header.index("final test acc (%)")
     assert not any(column == accuracy_column for _, column in table.bold)
+
+
+def test_runs_written_with_a_per_layer_label_read_as_their_norm(tmp_path, make_run):
+    root = tmp_path / "results"
+    make_run(root, norm="batch+batch", seed=0)  # a summary written before one norm in every layer was that norm
+    make_run(root, norm="batch", seed=1)
+    make_run(root, norm="batch+layer", seed=0)
+    loaded = load_runs([root])
+    assert sorted(loaded.runs["norm"]) == ["batch", "batch", "batch+layer"]
+
+
+def test_tie_break_that_narrows_without_deciding_says_so():
+    from normbench.report.recommend import SCORE, Candidate, recommend
+
+    def candidate(name, accuracies, volatility):
+        values = {SCORE: np.array(accuracies), "loss_volatility": np.array(volatility),
+                  "steps_per_s": np.array([100.0, 101.0, 99.0])}
+        return Candidate(name, 3, 0, values, {})
+
+    rec = recommend({}, "setting", [candidate("batch", [0.80, 0.86, 0.92], [0.50, 0.51, 0.52]),
+                                    candidate("layer", [0.80, 0.85, 0.90], [0.10, 0.11, 0.12]),
+                                    candidate("group", [0.79, 0.84, 0.89], [0.10, 0.12, 0.11])])
+    assert (rec.decision, rec.norm, rec.tied, rec.left) == (UNDECIDED, "layer", ["batch", "layer", "group"],
+                                                             ["layer", "group"])
+    assert rec.statement == ("no clear winner among batch, layer, group; the tie-break (stability, then cost) leaves "
+                             "layer, group and separates them no further (layer has the highest mean of them)")
