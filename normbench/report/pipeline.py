@@ -21,12 +21,12 @@ from normbench.report.load import load_runs, steps_table
 from normbench.report.mixes import mix_comparisons
 from normbench.report.plots import Drawn, PlotData, Skip, all_figures
 from normbench.report.recommend import recommendations, recommendations_frame
+from normbench.report.render import FIGURE_FORMATS, FORMATS
 from normbench.report.run_metrics import add_run_metrics
 from normbench.report.style import norm_colours
 from normbench.rundir.atomic import write_bytes_atomic
 from normbench.rundir.contract import METRICS, SUMMARY
 
-FORMATS = ("png", "svg")
 PNG_DPI = 100
 
 
@@ -41,6 +41,7 @@ class Options:
     smooth: float = 0.9  # display-only EMA weight for train-loss curves (TensorBoard's slider)
     formats: tuple = FORMATS
     html: bool = True
+    latex: bool = False  # also tables.tex: every table of the report in booktabs LaTeX
 
 
 @dataclass
@@ -99,6 +100,8 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
         _write(report, "report.md", render.to_markdown(blocks).encode())
         if options.html:
             _write(report, "report.html", render.to_html(blocks, "normbench report").encode())
+        if options.latex:
+            _write(report, "tables.tex", render.to_latex(blocks).encode())
     return report
 
 
@@ -149,7 +152,7 @@ def _remove_stale_figures(report: Report) -> None:
     """Figures of an earlier report in this directory that this one did not draw (its data changed)."""
     written = set(report.files)
     for path in (report.out / "figures").glob("*"):
-        if path.suffix in (".png", ".svg") and path not in written:
+        if path.suffix.lstrip(".") in FIGURE_FORMATS and path not in written:
             path.unlink()
 
 
@@ -168,6 +171,10 @@ def _gzip_csv(frame: pd.DataFrame) -> bytes:
     return gzip.compress(frame.to_csv(index=False).encode(), mtime=0)
 
 
+# No creation date in the file: the same figure gives the same bytes on every run.
+_REPRODUCIBLE = {"svg": {"metadata": {"Date": None}}, "pdf": {"metadata": {"CreationDate": None}}}
+
+
 def _save_figure(report: Report, drawn: Drawn, formats) -> render.Image:
     """Write the figure in each format under figures/, and keep its bytes for inlining in report.html."""
     import matplotlib
@@ -177,7 +184,7 @@ def _save_figure(report: Report, drawn: Drawn, formats) -> render.Image:
         for fmt in formats:
             buffer = io.BytesIO()
             # PNG: zlib level 1 compresses within a few % of the default at a fraction of its time.
-            options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {"metadata": {"Date": None}}
+            options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else _REPRODUCIBLE[fmt]
             drawn.figure.savefig(buffer, format=fmt, dpi=PNG_DPI, **options)
             encoded[fmt] = buffer.getvalue()
             _write(report, f"figures/{drawn.stem}.{fmt}", encoded[fmt])
