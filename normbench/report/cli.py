@@ -70,6 +70,9 @@ def summary_text(report) -> str:
             effect = format_effect(result.estimate, result.low, result.high, result.claim.metric)
             lines.append(f"      {result.model:<{width}}  {result.verdict:<13} "
                          f"{result.claim.a} vs {result.claim.b}: {effect}")
+    if report.recommendations:
+        lines.append("recommendation (report.md: the rule, each setting's norms):")
+        lines += [f"  {rec.label}: {rec.statement}" for rec in report.recommendations]
     names = ["report.md"] + (["report.html"] if (report.out / "report.html") in report.files else [])
     lines.append(f"wrote {', '.join(names)}, runs.csv and {len(report.figures)} figure(s) to {report.out}")
     if report.skipped:
