@@ -110,8 +110,7 @@ def recommendation_row(rec: Recommendation) -> list[str]:
     margin = (format_difference(rec.margin, rec.margin_low, rec.margin_high, SCORE) + f" vs {rec.runner_up}"
               if rec.runner_up else "–")
     speed, relative = pick.mean("steps_per_s"), relative_speed(rec)
-    return [rec.label, rec.norm if rec.decision == CLEAR else f"{rec.norm} (tie-break)" if rec.decided_by else
-            f"{rec.norm} (undecided)", rec.statement,
+    return [rec.label, _use(rec), rec.statement,
             format_mean_ci(acc.mean, acc.half_width, acc.n, pick.n_runs, SCORE), margin,
             f"{pick.n_diverged}/{pick.n_runs}",
             format_seed_mean(pick, "loss_volatility"), format_seed_mean(pick, "spike_rate"),
@@ -147,6 +146,13 @@ def _welch_or_nan(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         return np.nan, np.nan
     contrast = welch_contrast([(a, 1.0), (b, -1.0)])
     return contrast.low, contrast.high
+
+
+def _use(rec: Recommendation) -> str:
+    """The norm to use, marked when a tie-break chose it or nothing did."""
+    if rec.decision == CLEAR:
+        return rec.norm
+    return f"{rec.norm} (tie-break)" if rec.decided_by else f"{rec.norm} (undecided)"
 
 
 def format_seed_mean(candidate, column: str) -> str:
