@@ -19,13 +19,12 @@ results_dir=DIR; norm=a,b narrows the norms, seed=... changes the seeds."""
 def parser() -> argparse.ArgumentParser:
     from normbench.launch.advise import budgets
 
-    arguments = argparse.ArgumentParser(prog="normbench advise", description=DESCRIPTION,
-                                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    arguments = argparse.ArgumentParser(prog="normbench advise", description=DESCRIPTION)
     arguments.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                            help="overrides as for normbench train, e.g. model=cnn batch_size=4,32")
     arguments.add_argument("--budget", choices=budgets(), default="quick",
                            help="step budget (configs/advise/): quick = a few hundred steps, a first answer in "
-                                "minutes; standard = the study's own budget")
+                                "minutes; standard = the study's own budget (default: quick)")
     arguments.add_argument("--out", default=None, metavar="DIR",
                            help="where the report goes (default: <sweep dir>/advice_<model>_<data>_bs<sizes>)")
     return arguments
