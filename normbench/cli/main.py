@@ -7,6 +7,8 @@ USAGE = """usage: normbench <command> [arguments]
 Which normalization should my network use, and how stable will training be?
 
 commands:
+  advise   which norm for this model, data set and batch size? runs the sweep, prints the recommendation
+           e.g. normbench advise model=cnn batch_size=4
   train    run one experiment or a sweep (a Hydra app: overrides, -m/--multirun, --cfg job, --help)
            e.g. normbench train model=cnn norm=layer batch_size=8 seed=0
                 normbench train -m experiment=bn_vs_ln
@@ -28,6 +30,12 @@ def _train(argv: list[str]) -> int:
     return 0
 
 
+def _advise(argv: list[str]) -> int:
+    from normbench.cli.advise import main as advise_main
+
+    return advise_main(argv)
+
+
 def _report(argv: list[str]) -> int:
     from normbench.report.cli import main as report_main
 
@@ -46,7 +54,7 @@ def _migrate(argv: list[str]) -> int:
     return migrate_main(argv)
 
 
-COMMANDS = {"train": _train, "report": _report, "migrate": _migrate, "bench": _bench}
+COMMANDS = {"advise": _advise, "train": _train, "report": _report, "migrate": _migrate, "bench": _bench}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,7 +26,7 @@ from normbench.config.paths import config_dir
 from normbench.launch.launchers import LAUNCHER_PLUGINS, installed_launchers, plugin_installed, preset_launcher
 
 CHECKED_GROUPS = {"experiment": "a study", "launcher": "a launcher preset", "model": "a model", "norm": "a norm",
-                  "data": "a data set", "optim": "an optimizer"}
+                  "data": "a data set", "optim": "an optimizer", "advise": "a step budget of normbench advise"}
 OPTION_GROUPS = ("model", "norm", "data", "optim")
 
 

@@ -10,10 +10,12 @@ Modules, one concept each (every formula is written out in docs/report.md):
   run_metrics  the per-run metric columns (what each metric is, its unit, which way is better)
   groups       settings (matched configurations), seed groups and their summaries
   claims       the claims as data, and their evaluation
+  recommend    which norm to use per setting: the rule (accuracy, then stability, then cost), as small functions
+  mixes        a per-layer mix of norms (batch+layer) against each of its norms run in every layer
   style        one colour per norm, the order norms are listed in
   plots/       the figures: data and panel grid, curves over training, stability, accuracy, heatmap
   sections     what the report says, as blocks (tables, paragraphs, figures)
-  render       those blocks as report.md and the self-contained report.html
+  render       those blocks as report.md, the self-contained report.html, LaTeX tables and terminal text
   pipeline     the whole report, end to end, writing every file atomically
   cli          `normbench report` arguments -> pipeline, and the stdout summary
 

@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from normbench.report.render import FIGURE_FORMATS, FORMATS
 from normbench.rundir.contract import METRICS, SUMMARY
 
 DESCRIPTION = f"""Turn run directories into a report: tables of mean ± 95% CI per norm, stability metrics,
@@ -25,9 +26,11 @@ def parser() -> argparse.ArgumentParser:
                                 "window (default: 2.0)")
     arguments.add_argument("--spike-window", type=_positive_int, default=50, metavar="W",
                            help="steps in the spike detector's rolling median (default: 50)")
-    arguments.add_argument("--formats", type=_formats, default=("png", "svg"), metavar="FMT[,FMT]",
-                           help="figure formats, from png,svg (default: png,svg)")
+    arguments.add_argument("--formats", type=_formats, default=FORMATS, metavar="FMT[,FMT]",
+                           help=f"figure formats, from {','.join(FIGURE_FORMATS)} (default: {','.join(FORMATS)})")
     arguments.add_argument("--no-html", action="store_true", help="write report.md only, no report.html")
+    arguments.add_argument("--latex", action="store_true",
+                           help="also write tables.tex: every table of the report as booktabs LaTeX (default: off)")
     return arguments
 
 
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from normbench.report.pipeline import Options, ReportError, build_report
 
     options = Options(spike_k=args.spike_k, spike_window=args.spike_window, smooth=args.smooth,
-                      formats=args.formats, html=not args.no_html)
+                      formats=args.formats, html=not args.no_html, latex=args.latex)
     try:
         report = build_report(args.dirs, args.out, options)
     except ReportError as error:
@@ -67,6 +70,9 @@ def summary_text(report) -> str:
             effect = format_effect(result.estimate, result.low, result.high, result.claim.metric)
             lines.append(f"      {result.model:<{width}}  {result.verdict:<13} "
                          f"{result.claim.a} vs {result.claim.b}: {effect}")
+    if report.recommendations:
+        lines.append("recommendation (report.md: the rule, each setting's norms):")
+        lines += [f"  {rec.label}: {rec.statement}" for rec in report.recommendations]
     names = ["report.md"] + (["report.html"] if (report.out / "report.html") in report.files else [])
     lines.append(f"wrote {', '.join(names)}, runs.csv and {len(report.figures)} figure(s) to {report.out}")
     if report.skipped:
@@ -97,9 +103,9 @@ def _positive_int(text: str) -> int:
 
 def _formats(text: str) -> tuple:
     formats = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
-    unknown = [fmt for fmt in formats if fmt not in ("png", "svg")]
+    unknown = [fmt for fmt in formats if fmt not in FIGURE_FORMATS]
     if not formats or unknown:
-        raise argparse.ArgumentTypeError(f"choose from png,svg (got {text!r})")
+        raise argparse.ArgumentTypeError(f"choose from {','.join(FIGURE_FORMATS)} (got {text!r})")
     return formats
 
 

@@ -18,13 +18,15 @@ from normbench.report.claims import evaluate_claims
 from normbench.report.discover import REPORT_MARKER
 from normbench.report.groups import group_table, usable_runs
 from normbench.report.load import load_runs, steps_table
+from normbench.report.mixes import mix_comparisons
 from normbench.report.plots import Drawn, PlotData, Skip, all_figures
+from normbench.report.recommend import recommendations, recommendations_frame
+from normbench.report.render import FIGURE_FORMATS, FORMATS
 from normbench.report.run_metrics import add_run_metrics
 from normbench.report.style import norm_colours
 from normbench.rundir.atomic import write_bytes_atomic
 from normbench.rundir.contract import METRICS, SUMMARY
 
-FORMATS = ("png", "svg")
 PNG_DPI = 100
 
 
@@ -39,6 +41,7 @@ class Options:
     smooth: float = 0.9  # display-only EMA weight for train-loss curves (TensorBoard's slider)
     formats: tuple = FORMATS
     html: bool = True
+    latex: bool = False  # also tables.tex: every table of the report in booktabs LaTeX
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Report:
     runs: pd.DataFrame  # every run found, with status, reason and metric columns
     groups: pd.DataFrame
     claims: list
+    recommendations: list  # recommend.Recommendation per setting
     figures: list = field(default_factory=list)  # render.Image of each figure written
     skipped: list = field(default_factory=list)  # plots.Skip of each figure not drawn
     files: list = field(default_factory=list)  # every file written
@@ -68,10 +72,11 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
         usable = usable_runs(runs)
         groups = group_table(usable) if len(usable) else pd.DataFrame()
         claims = evaluate_claims(usable) if len(usable) else []
+        advice = recommendations(groups, usable) if len(usable) else []
 
     out.mkdir(parents=True, exist_ok=True)
     earlier_report = (out / REPORT_MARKER).is_file()  # only then is figures/ ours to tidy
-    report = Report(out, runs, groups, claims, timings=clock.laps)
+    report = Report(out, runs, groups, claims, advice, timings=clock.laps)
     with clock("tables"):
         _write(report, REPORT_MARKER, b"normbench report output: never read as runs\n")
         _write(report, "runs.csv", runs.to_csv(index=False).encode())
@@ -79,19 +84,24 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
         if len(groups):
             _write(report, "groups.csv", groups.to_csv(index=False).encode())
         _write(report, "claims.csv", _claims_frame(claims).to_csv(index=False).encode())
+        _write(report, "recommendations.csv", recommendations_frame(advice).to_csv(index=False).encode())
     with clock("figures"):
         _figures(report, usable, groups, loaded.curves, options)
         if earlier_report:
             _remove_stale_figures(report)
     with clock("report.md, report.html"):
         generated_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        blocks = [*sections.header_section(roots, options, runs, generated_at),
-                  *sections.claims_section(claims), *sections.settings_section(groups, usable),
+        blocks = [*sections.title_section(), *sections.recommendation_section(report.recommendations),
+                  *sections.header_section(roots, options, runs, generated_at),
+                  *sections.claims_section(claims), *sections.mixes_section(mix_comparisons(usable)),
+                  *sections.settings_section(groups, usable),
                   *sections.figures_section(report.figures, report.skipped), *sections.excluded_section(runs),
                   *sections.definitions_section(options)]
         _write(report, "report.md", render.to_markdown(blocks).encode())
         if options.html:
             _write(report, "report.html", render.to_html(blocks, "normbench report").encode())
+        if options.latex:
+            _write(report, "tables.tex", render.to_latex(blocks).encode())
     return report
 
 
@@ -142,7 +152,7 @@ def _remove_stale_figures(report: Report) -> None:
     """Figures of an earlier report in this directory that this one did not draw (its data changed)."""
     written = set(report.files)
     for path in (report.out / "figures").glob("*"):
-        if path.suffix in (".png", ".svg") and path not in written:
+        if path.suffix.lstrip(".") in FIGURE_FORMATS and path not in written:
             path.unlink()
 
 
@@ -161,6 +171,10 @@ def _gzip_csv(frame: pd.DataFrame) -> bytes:
     return gzip.compress(frame.to_csv(index=False).encode(), mtime=0)
 
 
+# No creation date in the file: the same figure gives the same bytes on every run.
+_REPRODUCIBLE = {"svg": {"metadata": {"Date": None}}, "pdf": {"metadata": {"CreationDate": None}}}
+
+
 def _save_figure(report: Report, drawn: Drawn, formats) -> render.Image:
     """Write the figure in each format under figures/, and keep its bytes for inlining in report.html."""
     import matplotlib
@@ -170,7 +184,7 @@ def _save_figure(report: Report, drawn: Drawn, formats) -> render.Image:
         for fmt in formats:
             buffer = io.BytesIO()
             # PNG: zlib level 1 compresses within a few % of the default at a fraction of its time.
-            options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {"metadata": {"Date": None}}
+            options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else _REPRODUCIBLE[fmt]
             drawn.figure.savefig(buffer, format=fmt, dpi=PNG_DPI, **options)
             encoded[fmt] = buffer.getvalue()
             _write(report, f"figures/{drawn.stem}.{fmt}", encoded[fmt])

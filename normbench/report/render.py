@@ -6,6 +6,9 @@ import base64
 import html
 from dataclasses import dataclass, field
 
+FORMATS = ("png", "svg")  # the figure formats written by default
+FIGURE_FORMATS = ("png", "svg", "pdf")  # those that may be asked for (matplotlib draws each)
+
 
 @dataclass
 class Heading:
@@ -67,6 +70,78 @@ def _markdown_table(table: Table) -> str:
     lines += ["| " + " | ".join(cell(text, r, c) for c, text in enumerate(row)) + " |"
               for r, row in enumerate(table.rows)]
     return "\n".join(lines)
+
+
+# --- plain text (a terminal) ----------------------------------------------------------------------------
+
+def to_text(blocks) -> str:
+    """Headings, paragraphs and tables with aligned columns, for a terminal (figures are left out)."""
+    parts = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append(block.text)
+        elif isinstance(block, Paragraph):
+            parts.append(block.text.replace("`", ""))
+        elif isinstance(block, Bullets):
+            parts.append("\n".join(f"  - {item}" for item in block.items))
+        elif isinstance(block, Table):
+            parts.append(text_table(block))
+    return "\n\n".join(parts) + "\n"
+
+
+def text_table(table: Table) -> str:
+    """Columns padded to their widest cell, the header underlined; bold cells marked with a trailing `*`."""
+    rows = [[str(text) for text in table.header]]
+    rows += [[f"{text}*" if (r, c) in table.bold and text else str(text) for c, text in enumerate(row)]
+             for r, row in enumerate(table.rows)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(table.header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+# --- LaTeX (the tables only) ------------------------------------------------------------------------------
+
+# Characters of the report's cells that pdflatex's utf8 input does not know, as LaTeX (after escaping).
+LATEX_SYMBOLS = {"±": r"$\pm$", "−": r"$-$", "†": r"\textsuperscript{\dag}", "×": r"$\times$", "→": r"$\to$",
+                 "β": r"$\beta$", "Δ": r"$\Delta$", "‖": r"$\|$", "·": r"$\cdot$"}
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def to_latex(blocks) -> str:
+    """Every table of the report as a booktabs LaTeX table (\\toprule, \\midrule, \\bottomrule; pandas' Styler),
+    captioned by the heading above it; bold cells in \\bfseries. Needs \\usepackage{booktabs}."""
+    parts = ["% normbench report tables: \\usepackage{booktabs} in the preamble; \\input{tables.tex} where they go."]
+    caption = "normbench report"
+    for block in blocks:
+        if isinstance(block, Heading):
+            caption = block.text
+        elif isinstance(block, Table):
+            parts.append(latex_table(block, caption, f"tab:normbench-{len(parts)}"))
+    return "\n\n".join(parts) + "\n"
+
+
+def latex_table(table: Table, caption: str, label: str) -> str:
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame([[str(cell) for cell in row] for row in table.rows], columns=list(table.header))
+    bold = np.full(frame.shape, "", dtype=object)
+    for row, column in table.bold:
+        bold[row, column] = "font-weight: bold;"
+    styler = (frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+              .apply(lambda _: bold, axis=None))
+    text = styler.to_latex(hrules=True, caption=latex_escape(caption), label=label, position="htbp",
+                           convert_css=True)
+    for symbol, command in LATEX_SYMBOLS.items():
+        text = text.replace(symbol, command)
+    return text
+
+
+def latex_escape(text: str) -> str:
+    """Text for LaTeX outside a table cell (a caption): its special characters escaped."""
+    return "".join(LATEX_SPECIALS.get(char, char) for char in str(text).replace("`", ""))
 
 
 # --- HTML --------------------------------------------------------------------------------------------
@@ -138,8 +213,11 @@ def _html_figure(image: Image) -> str:
     if image.png is not None:
         data = base64.b64encode(image.png).decode("ascii")
         content = f'<img alt="{html.escape(image.title)}" src="data:image/png;base64,{data}">'
-    else:
-        content = _strip_xml_prolog(image.svg or "")
+    elif image.svg is not None:
+        content = _strip_xml_prolog(image.svg)
+    else:  # drawn as PDF only: a browser shows it from the file beside the report
+        content = f'<a href="{html.escape(image.path)}">{html.escape(image.path)}</a>'
+
     return (f"<figure>\n<h4>{html.escape(image.title)}</h4>\n{content}\n"
             f"<figcaption>{html.escape(image.caption)}</figcaption>\n</figure>")
 

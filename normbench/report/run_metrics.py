@@ -21,19 +21,26 @@ class Metric:
     better: str  # "higher", "lower", "zero" (closer to 0 is better) or "" (no ranking)
     scale: float = 1.0  # display multiplier: accuracies are fractions, shown in %
     digits: int = 3
+    # The values the metric can take: a displayed interval is clipped to them (a mean ± t·s/√n of accuracies
+    # can reach past 100%; no accuracy can).
+    low: float = 0.0
+    high: float = math.inf
 
 
 METRICS = {metric.column: metric for metric in (
-    Metric("final_test_acc", "final test acc (%)", "final test accuracy (%)", "higher", 100, 1),
+    Metric("final_test_acc", "final test acc (%)", "final test accuracy (%)", "higher", 100, 1, high=1.0),
     Metric("final_train_loss", "final train loss", "final train loss (cross-entropy)", "lower"),
     Metric("early_train_loss", "train loss at 10%", "train loss at 10% of the budget (cross-entropy)", "lower"),
     Metric("loss_volatility", "loss volatility", "loss volatility: std of Δ log(train loss), last half", "lower"),
     Metric("spike_rate", "spike rate (%)", "loss spikes (% of steps)", "lower", 100, 2),
     Metric("grad_norm_cv", "grad-norm CV", "gradient-norm coefficient of variation, last half", "lower"),
-    Metric("gen_gap", "gen. gap (pp)", "generalisation gap: train − test accuracy (pp)", "zero", 100, 1),
-    Metric("bn_eval_gap", "BN train/eval gap (pp)", "test acc, running − batch statistics (pp)", "zero", 100, 1),
+    Metric("gen_gap", "gen. gap (pp)", "generalisation gap: train − test accuracy (pp)", "zero", 100, 1,
+           -1.0, 1.0),
+    Metric("bn_eval_gap", "BN train/eval gap (pp)", "test acc, running − batch statistics (pp)", "zero", 100, 1,
+           -1.0, 1.0),
     Metric("final_test_acc_or_0", "test acc, diverged = 0 (%)", "final test accuracy, diverged runs = 0 (%)",
-           "higher", 100, 1),
+           "higher", 100, 1, high=1.0),
+    Metric("steps_per_s", "steps/s", "training speed (steps/s)", "higher"),
     Metric("probe_loss_variation", "probe: loss variation", "loss variation along the gradient (probe mean)",
            "lower"),
     Metric("probe_grad_predictiveness", "probe: grad. predictiveness",

@@ -6,9 +6,10 @@ import pandas as pd
 from normbench.report.claims import ClaimResult, comparison_interval
 from normbench.report.groups import SETTING, describe, settings, varying
 from normbench.report.load import EVENTS_ONLY_NOTE, STATUS_ORDER
+from normbench.report.recommend import CLEAR, NO_DATA, SCORE, Recommendation, distinguishable, relative_speed
 from normbench.report.render import Bullets, Heading, Image, Paragraph, Table
 from normbench.report.run_metrics import EARLY_FRACTION, METRICS, TABLE_METRICS, format_effect
-from normbench.report.stats import LEVEL
+from normbench.report.stats import LEVEL, mean_ci, welch_contrast
 from normbench.rundir.contract import FINISHED
 
 # --- number formatting -------------------------------------------------------------------------------
@@ -22,13 +23,28 @@ def format_number(value: float, column: str) -> str:
     return f"{value:.{metric.digits}f}" if metric.scale != 1 else f"{value:.3g}"
 
 
+CLIPPED = "†"  # marks an interval cut at the metric's range
+CLIPPED_NOTE = (f"{CLIPPED} = the 95% interval reaches past the metric's possible values (accuracy 0–100%, rates and "
+                "losses ≥ 0) and is shown clipped to them, as [low, high].")
+
+
+def clipped_interval(mean: float, half: float, column: str) -> tuple[float, float, bool]:
+    """(low, high, clipped): mean ± half cut to the metric's range; clipped says whether a side was cut."""
+    metric = METRICS[column]
+    low, high = mean - half, mean + half
+    return max(low, metric.low), min(high, metric.high), bool(low < metric.low or high > metric.high)
+
+
 def format_mean_ci(mean: float, half: float, n: int, n_runs: int, column: str) -> str:
-    """`mean ± half-width`, with `(n=k)` when fewer seeds than the group's runs have a value; n=1 gets no ±."""
+    """`mean ± half-width`, or `mean [low, high]†` where the interval is clipped to the metric's range; with
+    `(n=k)` when fewer seeds than the group's runs have a value; n=1 gets no interval."""
     if n == 0 or not np.isfinite(mean):
         return "–"
     text = format_number(mean, column)
     if n >= 2 and np.isfinite(half):
-        text += " ± " + format_number(half, column)
+        low, high, clipped = clipped_interval(mean, half, column)
+        text += (f" [{format_number(low, column)}, {format_number(high, column)}]{CLIPPED}" if clipped
+                 else " ± " + format_number(half, column))
     if n < n_runs or n == 1:
         text += f" (n={n})"
     return text
@@ -40,7 +56,7 @@ def header_section(roots, options, runs: pd.DataFrame, generated_at: str) -> lis
     counts = runs["status"].value_counts()
     rows = [[status, str(int(counts.get(status, 0)))] for status in STATUS_ORDER if counts.get(status, 0)]
     blocks = [
-        Heading("normbench report", 1),
+        Heading("About these runs"),
         Paragraph(f"Runs under {', '.join(f'`{root}`' for root in roots)}; generated {generated_at}. "
                   f"Intervals are {LEVEL:.0%} Student-t intervals over seeds; only seeds of one configuration "
                   f"(one `group_hash`) are ever averaged. Spike threshold k = {options.spike_k:g} × the median of the "
@@ -54,6 +70,123 @@ def header_section(roots, options, runs: pd.DataFrame, generated_at: str) -> lis
                                 "the mean of each log window, not per step, so their volatility and spike rate are "
                                 "not comparable with per-step runs (they form their own groups)."))
     return blocks
+
+
+def title_section() -> list:
+    return [Heading("normbench report", 1)]
+
+
+RULE_TEXT = ("Per setting, the norm with the best mean final test accuracy (a diverged seed counts as 0%) wins only "
+             "when its lead over the runner-up excludes 0 (Welch 95% interval over seeds). Otherwise there is no clear "
+             "winner among the norms not distinguishable from the leader, and a tie-break picks one: stability first "
+             "(lower divergence share; then lower loss volatility, then lower spike rate, each only where the Welch "
+             "interval of the difference excludes 0), then cost (more steps/s, likewise). So a norm with diverged "
+             "seeds wins over one without only by an accuracy lead that excludes 0 with those seeds scored 0. "
+             "Full rule: docs/report.md.")
+
+
+def recommendation_section(recommendations: list[Recommendation]) -> list:
+    blocks = [Heading("Recommendation"), Paragraph(RULE_TEXT)]
+    if not recommendations:
+        return blocks + [Paragraph("No usable runs: nothing to recommend.")]
+    header = ["setting", "use", "decision", f"{METRICS[SCORE].label} [95% CI]", "margin over runner-up (pp) [95% CI]",
+              "diverged", "loss volatility", "spike rate (%)", "seed std of test acc (pp)", "BN train/eval gap (pp)",
+              "steps/s (× fastest)"]
+    blocks.append(Table(header, [recommendation_row(rec) for rec in recommendations]))
+    blocks.append(Paragraph("Stability record and cost are the recommended norm's, means over its seeds. "
+                            + CLIPPED_NOTE))
+    for rec in recommendations:
+        blocks += candidates_blocks(rec)
+    return blocks
+
+
+def recommendation_row(rec: Recommendation) -> list[str]:
+    """One setting's recommendation as table cells (display units; intervals clipped to the metric's range)."""
+    if rec.decision == NO_DATA:
+        return [rec.label, "–", rec.statement, *["–"] * 8]
+    pick = rec.pick
+    score = pick.values[SCORE]
+    acc = mean_ci(score)
+    margin = (format_difference(rec.margin, rec.margin_low, rec.margin_high, SCORE) + f" vs {rec.runner_up}"
+              if rec.runner_up else "–")
+    speed, relative = pick.mean("steps_per_s"), relative_speed(rec)
+    return [rec.label, _use(rec), rec.statement,
+            format_mean_ci(acc.mean, acc.half_width, acc.n, pick.n_runs, SCORE), margin,
+            f"{pick.n_diverged}/{pick.n_runs}",
+            format_seed_mean(pick, "loss_volatility"), format_seed_mean(pick, "spike_rate"),
+            format_number(pick.row.get("seed_std_test_acc", np.nan), "final_test_acc"),
+            format_seed_mean(pick, "bn_eval_gap"),
+            "–" if not np.isfinite(speed) else f"{speed:.4g} ({relative:.2f}×)"]
+
+
+def candidates_blocks(rec: Recommendation) -> list:
+    """One setting's norms, ranked by mean score, each against the recommended norm: the evidence behind it."""
+    if rec.decision == NO_DATA:
+        return [Heading(rec.label, 3), Paragraph(rec.statement + ".")]
+    header = ["norm", f"{METRICS[SCORE].label} [95% CI]", f"− {rec.norm} (pp) [95% CI]", "diverged",
+              "loss volatility", "spike rate (%)", "seed std of test acc (pp)", "BN train/eval gap (pp)", "steps/s"]
+    rows = []
+    for candidate in rec.candidates:
+        acc = mean_ci(candidate.values[SCORE])
+        versus = "–"
+        if candidate is not rec.pick:
+            low, high = _welch_or_nan(candidate.values[SCORE], rec.pick.values[SCORE])
+            versus = format_difference(acc.mean - rec.pick.mean(SCORE), low, high, SCORE)
+        speed = candidate.mean("steps_per_s")
+        rows.append([candidate.variant, format_mean_ci(acc.mean, acc.half_width, acc.n, candidate.n_runs, SCORE),
+                     versus, f"{candidate.n_diverged}/{candidate.n_runs}",
+                     format_seed_mean(candidate, "loss_volatility"), format_seed_mean(candidate, "spike_rate"),
+                     format_number(candidate.row.get("seed_std_test_acc", np.nan), "final_test_acc"),
+                     format_seed_mean(candidate, "bn_eval_gap"), "–" if not np.isfinite(speed) else f"{speed:.4g}"])
+    return [Heading(rec.label, 3), Paragraph(rec.statement[0].upper() + rec.statement[1:] + "."), Table(header, rows)]
+
+
+def _welch_or_nan(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    if len(a) < 2 or len(b) < 2:
+        return np.nan, np.nan
+    contrast = welch_contrast([(a, 1.0), (b, -1.0)])
+    return contrast.low, contrast.high
+
+
+def _use(rec: Recommendation) -> str:
+    """The norm to use, marked when a tie-break chose it or nothing did."""
+    if rec.decision == CLEAR:
+        return rec.norm
+    return f"{rec.norm} (tie-break)" if rec.decided_by else f"{rec.norm} (undecided)"
+
+
+def format_seed_mean(candidate, column: str) -> str:
+    values = candidate.values.get(column, np.array([]))
+    if not len(values):
+        return "–"
+    ci = mean_ci(values)
+    return format_mean_ci(ci.mean, ci.half_width, ci.n, candidate.n_runs, column)
+
+
+def mixes_section(comparisons: list) -> list:
+    """What each per-layer mix does against each of its parts run in every layer (nothing when no mix ran)."""
+    if not comparisons:
+        return []
+    metrics = [effect.metric for effect in comparisons[0].effects]
+    rows = [[comparison.setting, f"{comparison.mix} − {comparison.part}",
+             *[f"{format_difference(e.estimate, e.low, e.high, e.metric)}: {e.reading}" for e in comparison.effects]]
+            for comparison in comparisons]
+    return [Heading("Per-layer mixes against their parts"),
+            Paragraph("A network with a different norm per layer (e.g. `batch+layer`: BN in the first hidden layer, LN "
+                      "in the second) against the same network with one of its norms in every layer: mean(mix) − "
+                      "mean(part) over seeds with its Welch 95% interval; higher / lower where the interval excludes "
+                      "0. " + CLIPPED_NOTE),
+            Table(["setting", "mix − part", *[f"{METRICS[metric].label} [95% CI]" for metric in metrics]], rows)]
+
+
+def format_difference(estimate: float, low: float, high: float, column: str) -> str:
+    """`format_effect`, with the interval clipped to the range a difference of the metric can take
+    (±100 pp for accuracies), marked † where clipped."""
+    metric = METRICS[column]
+    span = metric.high - metric.low
+    clipped_low, clipped_high = max(low, -span), min(high, span)
+    text = format_effect(estimate, clipped_low, clipped_high, column)
+    return text + CLIPPED if np.isfinite(low) and (clipped_low > low or clipped_high < high) else text
 
 
 def claims_section(results: list[ClaimResult]) -> list:
@@ -90,19 +223,21 @@ def claims_section(results: list[ClaimResult]) -> list:
 def settings_section(groups: pd.DataFrame, usable: pd.DataFrame) -> list:
     blocks = [Heading("Results by setting"),
               Paragraph("Mean ± half-width of the 95% interval over seeds; (n=k) when fewer seeds than runs have a "
-                        "value (e.g. diverged runs have no final accuracy); bold = best of the column (for gaps: "
-                        "closest to 0). Rank = by final test accuracy.")]
+                        "value (e.g. diverged runs have no final accuracy); bold = best of the column, only where it "
+                        "is distinguishable from every other row (Welch 95% interval of the difference excludes 0; "
+                        "for gaps: closest to 0). Rank = by final test accuracy. " + CLIPPED_NOTE)]
     if groups.empty:
         return blocks + [Paragraph("No usable runs.")]
     columns = [column for column in TABLE_METRICS if f"{column}_n" in groups and groups[f"{column}_n"].sum() > 0]
     shown = [column for column in SETTING if column != "experiment" or "experiment" in varying(usable)]
+    seeds = dict(tuple(usable.groupby("group", sort=False)))
     for values, rows in settings(groups):
         blocks.append(Heading(describe(values, shown), 3))
-        blocks.append(_setting_table(rows.sort_values(["rank", "variant"], na_position="last"), columns))
+        blocks.append(_setting_table(rows.sort_values(["rank", "variant"], na_position="last"), columns, seeds))
     return blocks
 
 
-def _setting_table(rows: pd.DataFrame, columns: list[str]) -> Table:
+def _setting_table(rows: pd.DataFrame, columns: list[str], seeds: dict) -> Table:
     header = ["rank", "norm", "runs", *[METRICS[column].label for column in columns],
               "seed std of test acc (pp) [range]"]
     table_rows, bold = [], set()
@@ -119,18 +254,25 @@ def _setting_table(rows: pd.DataFrame, columns: list[str]) -> Table:
                      f"{format_number(std, 'final_test_acc')} [{format_number(spread, 'final_test_acc')}]")
         table_rows.append(cells)
     for index, column in enumerate(columns):
-        best = _best_rows(rows[f"{column}_mean"].to_numpy(dtype=float), METRICS[column].better)
-        bold |= {(row_index, 3 + index) for row_index in best}
+        values = [seeds[group][column].dropna().to_numpy(dtype=float) for group in rows["group"]]
+        best = best_row(values, METRICS[column].better)
+        if best is not None:
+            bold.add((best, 3 + index))
     return Table(header, table_rows, bold)
 
 
-def _best_rows(means: np.ndarray, better: str) -> list[int]:
-    finite = np.isfinite(means)
-    if finite.sum() < 2 or not better:
-        return []
-    score = {"higher": -means, "lower": means, "zero": np.abs(means)}[better]
-    best = np.nanmin(np.where(finite, score, np.nan))
-    return [int(index) for index in np.flatnonzero(finite & (score == best))]
+def best_row(values: list[np.ndarray], better: str) -> int | None:
+    """The row whose seed values are best on the metric, if its lead over every other row with values is
+    distinguishable (Welch 95% interval excludes 0); None otherwise, or for a metric with no ranking."""
+    if not better:
+        return None
+    oriented = [{"higher": v, "lower": -v, "zero": -np.abs(v)}[better] for v in values]
+    rows = [index for index, v in enumerate(oriented) if len(v)]
+    if len(rows) < 2:
+        return None
+    best = max(rows, key=lambda index: oriented[index].mean())
+    others = [index for index in rows if index != best]
+    return best if all(distinguishable(oriented[best], oriented[index]) for index in others) else None
 
 
 def figures_section(images: list[Image], skipped) -> list:

@@ -78,6 +78,28 @@ def model_label(model: str, cell: str | None = None) -> str:
     return f"{model}-{cell}" if cell else str(model)
 
 
+MIX_SEPARATOR = "+"
+
+
+def layer_norms_name(norm: str, layer_norms=None) -> str:
+    """Every layer's norm spelled out, as run directory names read it: [batch, batch] is `batch+batch`."""
+    return MIX_SEPARATOR.join(layer_norms) if layer_norms else str(norm)
+
+
+def comparison_norm_label(name: str) -> str:
+    """The norm a run is compared as: a network with the same norm in every layer *is* that norm
+    (`batch+batch` is `batch`); a mix keeps its layers' names in order (`batch+layer`). Also applied to
+    labels read from runs written before this rule, so old and new runs of one norm compare as one."""
+    parts = str(name).split(MIX_SEPARATOR)
+    return parts[0] if len(set(parts)) == 1 else str(name)
+
+
 def norm_label(norm: str, layer_norms=None) -> str:
-    """A norm per layer (e.g. the blog's [batch, layer]) reads `batch+layer`."""
-    return "+".join(layer_norms) if layer_norms else str(norm)
+    """The report's label of a run's norm: `batch` for [batch, batch], `batch+layer` for the blog's mix."""
+    return comparison_norm_label(layer_norms_name(norm, layer_norms))
+
+
+def mix_parts(label: str) -> list[str]:
+    """The distinct norms of a mixed label, in layer order (`batch+layer` -> [batch, layer]); [] for one norm."""
+    parts = list(dict.fromkeys(str(label).split(MIX_SEPARATOR)))
+    return parts if len(parts) > 1 else []

@@ -20,7 +20,7 @@ from enum import Enum
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.options import EXECUTION_ONLY, IDENTITY, UNLESS_DEFAULT
-from normbench.rundir.contract import IDENTITY_VERSION, digest, hashes, model_label, norm_label
+from normbench.rundir.contract import IDENTITY_VERSION, digest, hashes, layer_norms_name, model_label, norm_label
 
 IDENTITY_SECTIONS = ("model", "norm", "data", "optim", "trainer", "probe")
 IDENTITY_SETTINGS = ("batch_size", "seed", "deterministic")
@@ -92,7 +92,15 @@ def run_model_label(cfg: DictConfig) -> str:
 
 
 def run_norm_label(cfg: DictConfig) -> str:
+    """How summaries, hparams and the report name the run's norm: `batch` for a network with BN in every
+    layer, whether selected as norm=batch or as model.layer_norms=[batch,batch]; `batch+layer` for a mix."""
     return norm_label(cfg.norm.name, OmegaConf.to_object(cfg.model).layer_norm_names())
+
+
+def _run_name_norm(cfg: DictConfig) -> str:
+    """The norm part of a run's directory name: every layer spelled out (`batch+batch`), as names always
+    read, so finished runs keep their directories and never share a name with norm=batch's runs."""
+    return layer_norms_name(cfg.norm.name, OmegaConf.to_object(cfg.model).layer_norm_names())
 
 
 def _clean(text: str) -> str:
@@ -101,7 +109,7 @@ def _clean(text: str) -> str:
 
 def run_name(cfg: DictConfig, task_overrides=()) -> str:
     """e.g. `cnn_batch_mnist1d_bs100_adam-lr0.01_s0`, plus `key=value` for any other overridden setting."""
-    parts = [run_model_label(cfg), run_norm_label(cfg), cfg.data.name, f"bs{cfg.batch_size}",
+    parts = [run_model_label(cfg), _run_name_norm(cfg), cfg.data.name, f"bs{cfg.batch_size}",
              f"{cfg.optim.name}-lr{cfg.optim.lr:g}", f"s{cfg.seed}"]
     extras = {}  # by key, the last value winning as in Hydra, sorted so the order of overrides does not matter
     for override in task_overrides:

@@ -67,3 +67,14 @@ def test_a_field_added_later_changes_no_hash_until_it_is_set(make_cfg, monkeypat
     store.store(group="schema/model", name="mlp", node=newer)
     assert config_hash(make_cfg("model=mlp")) == before
     assert config_hash(make_cfg("model=mlp", "model.dropout=0.1")) != before
+
+
+def test_one_norm_in_every_layer_is_labelled_as_that_norm_without_moving_the_run(make_cfg):
+    from normbench.rundir.identity import run_name, run_norm_label
+
+    cfg = make_cfg("model.layer_norms=[batch,batch]", "model.hidden=[8,8]")
+    mixed = make_cfg("model.layer_norms=[batch,layer]", "model.hidden=[8,8]")
+    assert (run_norm_label(cfg), run_norm_label(mixed)) == ("batch", "batch+layer")
+    # The directory name and the hash are those the per-layer config had before the label changed.
+    assert run_name(cfg) == "mlp_batch+batch_mnist1d_bs100_adam-lr0.01_s0"
+    assert config_hash(cfg) == "70459e277a97"

@@ -4,7 +4,7 @@ hashes that group it with its seeds."""
 import json
 from pathlib import Path
 
-from normbench.rundir.contract import HPARAM_KEYS, NON_IDENTITY_KEYS, digest, hashes, norm_label
+from normbench.rundir.contract import HPARAM_KEYS, NON_IDENTITY_KEYS, digest, hashes, layer_norms_name
 
 # An event-only run's identity is its config minus the settings of how it was carried out, as the writer hashes
 # it today (identity v1, NON_IDENTITY_KEYS of normbench/config/schema.py). The contract's NON_IDENTITY_KEYS (v2)
@@ -41,8 +41,9 @@ def config_from_hydra(path: Path) -> dict | None:
 def _hydra_columns(config: dict) -> dict:
     model = config["model"]
     layer_norms = model.get("layer_norms")
-    # The norm's name is only looked up when the model has no norm per layer (as the label reads it).
-    norm = norm_label(None if layer_norms else config["norm"]["name"], layer_norms)
+    # The norm's name is only looked up when the model has no norm per layer. Spelled per layer as written
+    # (the hashes below are of this config); the runs table reads it as the comparison label.
+    norm = layer_norms_name(None if layer_norms else config["norm"]["name"], layer_norms)
     return {
         "experiment": config.get("experiment"),
         "model": model["name"],

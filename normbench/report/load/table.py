@@ -2,13 +2,13 @@
 
 import pandas as pd
 
-from normbench.rundir.contract import FINAL_KEYS
+from normbench.rundir.contract import FINAL_KEYS, comparison_norm_label
 
 RUN_COLUMNS = ("run_id", "path", "status", "reason", "note", "source", "loss_resolution", "experiment", "model",
                "model_cell", "model_label", "norm", "data", "batch_size", "optimizer", "lr", "seed", "group_hash",
-               "config_hash", "steps", "max_steps", "diverged_step", *FINAL_KEYS)
+               "config_hash", "steps", "max_steps", "diverged_step", "steps_per_s", *FINAL_KEYS)
 INTEGER_COLUMNS = ("batch_size", "seed", "steps", "max_steps", "diverged_step")
-FLOAT_COLUMNS = ("lr", *FINAL_KEYS)
+FLOAT_COLUMNS = ("lr", "steps_per_s", *FINAL_KEYS)
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:
@@ -23,4 +23,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
     for column in FLOAT_COLUMNS:
         runs[column] = pd.to_numeric(runs[column], errors="coerce").astype("float64")
     runs["experiment"] = runs["experiment"].fillna("").astype(str)
+    # Runs written before a network with one norm in every layer was labelled by that norm (`batch+batch`
+    # is `batch`) read with today's label, so old and new runs of one configuration compare as one norm.
+    runs["norm"] = runs["norm"].map(comparison_norm_label, na_action="ignore")
     return runs
