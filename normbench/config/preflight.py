@@ -26,8 +26,8 @@ from normbench.config.paths import config_dir
 from normbench.launch.launchers import LAUNCHER_PLUGINS, installed_launchers, plugin_installed, preset_launcher
 
 CHECKED_GROUPS = {"experiment": "a study", "launcher": "a launcher preset", "model": "a model", "norm": "a norm",
-                  "data": "a data set", "optim": "an optimizer"}
-OPTION_GROUPS = ("model", "norm", "data", "optim")
+                  "data": "a data set", "optim": "an optimizer", "logger": "an experiment tracker"}
+OPTION_GROUPS = ("model", "norm", "data", "optim", "logger")
 
 
 def group_options(group: str, extra_dirs=()) -> list[str]:
@@ -111,8 +111,8 @@ def _group_keys(group: str) -> list[str]:
 
 def _unknown_key(key: str, value: str) -> str | None:
     """A one-line refusal of an override whose key nothing in the schema has, with the closest keys."""
-    from normbench.config.schema import OPTION_GROUPS as GROUPS
-    from normbench.config.schema import Config, ProbeConfig, TrainerConfig
+    from normbench.config.schema import OPTION_GROUPS as SCHEMA_GROUPS
+    from normbench.config.schema import VIEW_GROUPS, Config, ProbeConfig, TrainerConfig
 
     top, _, rest = key.partition(".")
     if top in FREE_KEYS or top == "hydra" or "/" in top:
@@ -125,13 +125,28 @@ def _unknown_key(key: str, value: str) -> str | None:
     if not rest:
         return None
     nested = {"trainer": _fields(TrainerConfig), "probe": _fields(ProbeConfig)}
-    keys = nested.get(top) or (_group_keys(top) if top in GROUPS else None)
+    keys = nested.get(top) or (_group_keys(top) if top in (*SCHEMA_GROUPS, *VIEW_GROUPS) else None)
     name = rest.split(".")[0]
     if keys is None or name in keys:
         return None
     close = difflib.get_close_matches(name, keys, n=1)
     hint = f" (did you mean {top}.{close[0]}?)" if close else ""
     return f"{key}={value}: {top} has no key {name!r}{hint}; its keys: {', '.join(keys)}"
+
+
+def _objective_problem(key: str, value: str) -> str | None:
+    """objective= must name a summary metric and objective_direction= a direction (a sweep of either: each)."""
+    from normbench.config.schema import Config
+    from normbench.launch.objective import objective_problem
+
+    if key not in ("objective", "objective_direction") or any(mark in value for mark in "()[]{}*$"):
+        return None
+    for one in value.split(","):
+        metric, direction = (one, Config.objective_direction) if key == "objective" else (Config.objective, one)
+        problem = objective_problem(metric, direction)
+        if problem:
+            return problem
+    return None
 
 
 def _results_dir_problem(argv: list[str]) -> str | None:
@@ -169,7 +184,7 @@ def command_line_error(argv: list[str], plugin_configs=()) -> str | None:
         key = key.lstrip("+~")
         if not sep or argument.startswith("-"):
             continue
-        problem = None if removal else _unknown_key(key, value)
+        problem = None if removal else _unknown_key(key, value) or _objective_problem(key, value)
         if problem:
             return problem
         if key in CHECKED_GROUPS and any(mark in value for mark in "()[]{}*"):

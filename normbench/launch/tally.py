@@ -45,6 +45,7 @@ STATUSES = (*RUN_STATUSES, SKIPPED, INVALID)  # a job's status in the ledger: it
 PROBLEMS = (FAILED, INTERRUPTED, INVALID)
 
 _job_error: str | None = None  # set by the task for the job running in this process, read by on_job_end
+_job_status: str | None = None  # likewise: the task returns its objective (a number) to the sweeper
 _last_tally: "Tally | None" = None  # the tally of the sweep that ended last in this process
 
 
@@ -52,6 +53,12 @@ def note_job_error(message: str) -> None:
     """The task's one-line reason for a failed or invalid job, for that job's ledger record."""
     global _job_error
     _job_error = message
+
+
+def note_job_status(status: str) -> None:
+    """The status of the job running in this process (one of STATUSES), for its ledger record."""
+    global _job_status
+    _job_status = status
 
 
 def last_tally() -> "Tally | None":
@@ -108,6 +115,7 @@ class SweepTally(Callback):
         from normbench.launch.launchers import exit_if_slurm_unavailable
 
         exit_if_slurm_unavailable(config.hydra.launcher)
+        _exit_if_directions_differ(config)
         sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         self._ledger = Path(str(config.hydra.sweep.dir)) / ".sweeps" / sweep_id
         self._ledger.mkdir(parents=True, exist_ok=True)
@@ -123,8 +131,8 @@ class SweepTally(Callback):
                  config.hydra.sweep.dir)
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
-        global _job_error
-        _job_error = None
+        global _job_error, _job_status
+        _job_error = _job_status = None
         self._job_started = time.perf_counter()
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
@@ -154,14 +162,29 @@ class SweepTally(Callback):
             os.environ.pop(name, None)
 
 
+def _exit_if_directions_differ(config: DictConfig) -> None:
+    """An optimizing sweeper that minimizes what the runs maximize would search for the worst runs: refused."""
+    import sys
+
+    from normbench.errors import ConfigError
+    from normbench.launch.objective import check_sweeper_direction
+
+    try:
+        check_sweeper_direction(config.hydra.sweeper, str(config.objective_direction))
+    except ConfigError as error:
+        print(f"normbench: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
 def _outcome(job_return: JobReturn) -> tuple[str, str | None]:
-    """(status, error) of a job: the task's returned status, or `failed` if an exception escaped it."""
-    global _job_error
-    error, _job_error = _job_error, None
+    """(status, error) of a job: the status its task noted (note_job_status), else a status it returned (the
+    submitting process's stand-in for a job that left no result), or `failed` if an exception escaped it."""
+    global _job_error, _job_status
+    (error, _job_error), (noted, _job_status) = (_job_error, None), (_job_status, None)
     if job_return.status == JobStatus.FAILED:
         exception = job_return._return_value  # `return_value` would re-raise it
         return FAILED, f"{type(exception).__name__}: {exception}"
-    status = job_return.return_value
+    status = noted if noted is not None else job_return.return_value
     return (status if status in STATUSES else FAILED), error
 
 
