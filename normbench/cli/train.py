@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.paths import config_dir
 from normbench.config.plugins import load_options, plugin_config_dirs, user_dir_argument
-from normbench.config.preflight import command_line_error
+from normbench.config.preflight import VALUE_OPTIONS, command_line_error
 from normbench.config.resolvers import register_resolvers
 from normbench.config.schema import register_configs
 from normbench.errors import ConfigError
@@ -156,15 +156,10 @@ def _prepare_command_line() -> None:
         sys.argv[1:] = with_override(sys.argv[1:], searchpath)
 
 
-# Hydra's options that take a value: the argument after one of them is not an override.
-_VALUE_OPTIONS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
-                  "-cd", "--experimental-rerun", "--shell-completion", "-sc", "--info", "-i"}
-
-
 def with_override(argv: list[str], override: str) -> list[str]:
     """`argv` with `override` added beside the other overrides: Hydra's parser takes them as one block."""
     for index, argument in enumerate(argv):
-        follows_option = index > 0 and argv[index - 1] in _VALUE_OPTIONS
+        follows_option = index > 0 and argv[index - 1] in VALUE_OPTIONS
         if "=" in argument and not argument.startswith("-") and not follows_option:
             return [*argv[:index], override, *argv[index:]]
     return [*argv, override]

@@ -76,6 +76,10 @@ def _missing_plugin(argument: str, launcher: str | None) -> str | None:
             f"installed launchers: {', '.join(installed_launchers())}")
 
 
+# Hydra's options that take a value: the argument after one of them (e.g. `-sc query=bash`) is not an override.
+VALUE_OPTIONS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
+                 "-cd", "--experimental-rerun", "--shell-completion", "-sc", "--info", "-i"}
+
 # Options that add config directories: the groups' options are then more than configs/ holds.
 SEARCH_PATH_OPTIONS = ("--config-dir", "-cd", "--config-path", "-cp")
 
@@ -178,7 +182,9 @@ def command_line_error(argv: list[str], plugin_configs=()) -> str | None:
     problem = _results_dir_problem(argv)
     if problem:
         return problem
-    for argument in argv:
+    for index, argument in enumerate(argv):
+        if index > 0 and argv[index - 1] in VALUE_OPTIONS:
+            continue
         key, sep, value = argument.partition("=")
         removal = key.startswith("~")
         key = key.lstrip("+~")
