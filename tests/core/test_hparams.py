@@ -72,5 +72,5 @@ def test_tensorboard_marks_the_hyperparameters_that_differ_between_runs(make_cfg
     assert not any(metadata.EXPERIMENT_TAG in tags for tags in content.values())
     infos = {info.name: info for info in backend_context.Context(None)._compute_hparam_infos(content)}
     assert infos["seed"].differs and infos["norm"].differs
-    assert set(infos["norm"].domain_discrete.values[i].string_value for i in range(2)) == {"layer", "batch"}
+    assert {value.string_value for value in infos["norm"].domain_discrete.values} == {"layer", "batch"}
     assert not infos["optimizer"].differs and not infos["trainer.max_steps"].differs
