@@ -32,14 +32,16 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from normbench.launch.eta import job_plan, remaining_seconds
 from normbench.rundir.atomic import write_json_atomic
-from normbench.rundir.contract import FAILED, FINISHED, INTERRUPTED, INVALID, RUN_STATUSES, SKIPPED
+from normbench.rundir.contract import FAILED, FINISHED, INTERRUPTED, INVALID, RUN_STATUSES, SKIPPED, SUMMARY
 
 log = logging.getLogger("normbench")
 
 LEDGER_ENV = "NORMBENCH_SWEEP_LEDGER"
 TOTAL_ENV = "NORMBENCH_SWEEP_TOTAL"
 STARTED_ENV = "NORMBENCH_SWEEP_STARTED"
+PLAN = "plan.json"  # in the ledger directory: each job's model and steps (normbench.launch.eta)
 STATUSES = (*RUN_STATUSES, SKIPPED, INVALID)  # a job's status in the ledger: its run's, or why it did not train
 # FINISHED (contract): a run that trained to its end. PROBLEMS make the sweep exit non-zero (diverged is a result).
 PROBLEMS = (FAILED, INTERRUPTED, INVALID)
@@ -120,7 +122,10 @@ class SweepTally(Callback):
         self._ledger = Path(str(config.hydra.sweep.dir)) / ".sweeps" / sweep_id
         self._ledger.mkdir(parents=True, exist_ok=True)
         self._started = time.time()
-        total = count_jobs(config)
+        jobs = swept_jobs(config)
+        total = None if jobs is None else len(jobs)
+        if jobs is not None:  # each job's model and steps, for an ETA that weighs them (normbench.launch.eta)
+            write_json_atomic(self._ledger / PLAN, job_plan(config, jobs))
         os.environ[LEDGER_ENV] = str(self._ledger)
         os.environ[STARTED_ENV] = repr(self._started)
         if total is None:
@@ -141,8 +146,9 @@ class SweepTally(Callback):
             return
         status, error = _outcome(job_return)
         job = int(config.hydra.job.num)
-        record = job_record(job, Path(config.hydra.runtime.output_dir).name, status, error,
-                            seconds=time.perf_counter() - self._job_started)
+        run_dir = Path(config.hydra.runtime.output_dir)
+        record = job_record(job, run_dir.name, status, error, seconds=time.perf_counter() - self._job_started,
+                            model=str(config.model.name), steps=_trained_steps(run_dir))
         earlier = read_record(Path(ledger), job)
         if status == SKIPPED and earlier is not None and earlier["status"] in FINISHED:
             # A job requeued (SLURM, submitit) after its run had finished: this sweep's own finished run
@@ -188,12 +194,23 @@ def _outcome(job_return: JobReturn) -> tuple[str, str | None]:
     return (status if status in STATUSES else FAILED), error
 
 
-def job_record(job: int, run: str, status: str, error: str | None, seconds: float | None = None) -> dict:
+def job_record(job: int, run: str, status: str, error: str | None, seconds: float | None = None,
+               model: str | None = None, steps: int | None = None) -> dict:
     """One job's ledger record. `host` and `pid` are the writer's: the job's own, or the submitting
-    process's for a job that ended without recording its outcome (normbench.launch.submitit_sweep)."""
+    process's for a job that ended without recording its outcome (normbench.launch.submitit_sweep).
+    `model` and `steps` (those its run trained) weigh the remaining jobs in the ETA (normbench.launch.eta)."""
     return {"job": job, "run": run, "status": status, "error": error,
             "seconds": None if seconds is None else round(seconds, 3), "pid": os.getpid(),
-            "host": socket.gethostname()}
+            "host": socket.gethostname(), "model": model, "steps": steps}
+
+
+def _trained_steps(run_dir: Path) -> int | None:
+    """The steps this job's run trained, from its summary.json (None if it wrote none)."""
+    try:
+        steps = json.loads((run_dir / SUMMARY).read_text()).get("steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return steps if isinstance(steps, int) else None
 
 
 def record_path(ledger: Path, job: int) -> Path:
@@ -204,11 +221,15 @@ def write_record(ledger: Path, record: dict) -> None:
     write_json_atomic(record_path(ledger, int(record["job"])), record)
 
 
-def _read_record(path: Path) -> dict | None:
+def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None  # absent; or, written atomically, a foreign file
+
+
+def _read_record(path: Path) -> dict | None:
+    return _read_json(path)
 
 
 def read_ledger(ledger: Path) -> list[dict]:
@@ -220,13 +241,16 @@ def read_record(ledger: Path, job: int) -> dict | None:
 
 
 def log_progress(records: list[dict], record: dict) -> None:
-    """Log "k/N runs done, ETA" after `record`, from the sweep's records so far (`record` among them)."""
+    """Log "k/N runs done, ETA" after `record`, from the sweep's records so far (`record` among them); the ETA
+    weighs the remaining runs by their model and steps (normbench.launch.eta)."""
     done, total = len(records), sweep_total()
     elapsed = time.time() - float(os.environ.get(STARTED_ENV, time.time()))
-    ran = sum(1 for r in records if r["status"] != SKIPPED)  # skipped runs take no time: keep them out of the rate
+    ledger = os.environ.get(LEDGER_ENV)
+    plan = _read_json(Path(ledger) / PLAN) if ledger else None
+    remaining = remaining_seconds(records, plan if isinstance(plan, list) else None, total, elapsed)
     eta = ""
-    if total is not None and ran:
-        eta = f", ETA {format_duration(max(0, total - done) * elapsed / ran)}"
+    if remaining is not None:
+        eta = f", ETA {format_duration(remaining)}"
     of_total = f"/{total}" if total is not None else ""
     log.info("sweep: %d%s runs done, %s elapsed%s (last: %s %s)", done, of_total, format_duration(elapsed), eta,
              record["run"], record["status"])
@@ -234,6 +258,12 @@ def log_progress(records: list[dict], record: dict) -> None:
 
 def count_jobs(config: DictConfig) -> int | None:
     """How many jobs Hydra's basic sweeper launches: the product of the swept values (None for other sweepers)."""
+    jobs = swept_jobs(config)
+    return None if jobs is None else len(jobs)
+
+
+def swept_jobs(config: DictConfig) -> list[list[str]] | None:
+    """The overrides of each job Hydra's basic sweeper launches, in order (None for other sweepers)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -247,7 +277,7 @@ def count_jobs(config: DictConfig) -> int | None:
         batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(arguments), None)
     except Exception:  # e.g. a glob sweep, which needs the config loader: progress lines go without a total
         return None
-    return sum(len(batch) for batch in batches)
+    return [list(job) for batch in batches for job in batch]
 
 
 def format_duration(seconds: float) -> str:
