@@ -30,7 +30,7 @@ from pathlib import Path
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from normbench.launch.eta import job_plan, remaining_seconds
 from normbench.rundir.atomic import write_json_atomic
@@ -123,7 +123,8 @@ class SweepTally(Callback):
         self._ledger.mkdir(parents=True, exist_ok=True)
         self._started = time.time()
         jobs = swept_jobs(config)
-        total = None if jobs is None else len(jobs)
+        # An optimizing sweeper (Optuna, Nevergrad) launches as many jobs as it has trials.
+        total = len(jobs) if jobs is not None else config.hydra.sweeper.get("n_trials")
         if jobs is not None:  # each job's model and steps, for an ETA that weighs them (normbench.launch.eta)
             write_json_atomic(self._ledger / PLAN, job_plan(config, jobs))
         os.environ[LEDGER_ENV] = str(self._ledger)
@@ -148,7 +149,7 @@ class SweepTally(Callback):
         job = int(config.hydra.job.num)
         run_dir = Path(config.hydra.runtime.output_dir)
         record = job_record(job, run_dir.name, status, error, seconds=time.perf_counter() - self._job_started,
-                            model=str(config.model.name), steps=_trained_steps(run_dir))
+                            model=OmegaConf.select(config, "model.name"), steps=_trained_steps(run_dir))
         earlier = read_record(Path(ledger), job)
         if status == SKIPPED and earlier is not None and earlier["status"] in FINISHED:
             # A job requeued (SLURM, submitit) after its run had finished: this sweep's own finished run
