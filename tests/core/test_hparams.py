@@ -74,3 +74,21 @@ def test_tensorboard_marks_the_hyperparameters_that_differ_between_runs(make_cfg
     assert infos["seed"].differs and infos["norm"].differs
     assert {value.string_value for value in infos["norm"].domain_discrete.values} == {"layer", "batch"}
     assert not infos["optimizer"].differs and not infos["trainer.max_steps"].differs
+
+
+def test_a_failed_run_is_a_failed_session(make_cfg, tmp_path, monkeypatch):
+    from normbench.engine.trainer import Trainer
+
+    evaluate = Trainer.evaluate
+
+    def evaluate_then_fail(self):
+        if self.step > 0:
+            raise RuntimeError("out of memory (simulated)")
+        evaluate(self)
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate_then_fail)
+    with pytest.raises(RuntimeError, match="simulated"):
+        _run(make_cfg, tmp_path, "failed", "norm=layer")
+    events = _events(tmp_path / "failed")
+    assert _plugin_data(events, metadata.SESSION_END_INFO_TAG).session_end_info.status == api_pb2.STATUS_FAILURE
+    assert [point.step for point in events.Scalars("train/loss")] == [10, 20]  # what it logged before failing

@@ -10,7 +10,7 @@ import pytest
 
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
-from normbench.rundir.identity import config_hash
+from normbench.rundir.identity import config_hash, run_name
 
 from .conftest import TINY
 
@@ -33,11 +33,12 @@ def _expected_points(run_dir) -> dict[str, dict[int, float]]:
                for metric, group in rows.query("split == 'test'").groupby("metric")}}
 
 
-def test_logger_options_do_not_change_a_runs_identity(make_cfg):
+def test_logger_and_objective_change_neither_a_runs_identity_nor_its_name(make_cfg):
     plain = config_hash(make_cfg(*TINY))
     assert config_hash(make_cfg(*TINY, "logger=mlflow", "logger.experiment_name=x")) == plain
-    assert config_hash(make_cfg(*TINY, "logger=wandb", "logger.project=p", "objective=final_test_loss",
-                                "objective_direction=minimize")) == plain
+    shown = ("logger=wandb", "logger.project=p", "objective=final_test_loss", "objective_direction=minimize")
+    assert config_hash(make_cfg(*TINY, *shown)) == plain
+    assert run_name(make_cfg(*TINY, *shown), shown) == run_name(make_cfg(*TINY), ())
 
 
 def test_a_tracker_whose_library_is_missing_is_refused_in_one_line(make_cfg, tmp_path, monkeypatch):
