@@ -42,8 +42,7 @@ class MlflowSink:
         from mlflow.entities import Param
         from mlflow.tracking import MlflowClient
 
-        if cfg.tracking_uri is None:
-            Path(run.results_dir).mkdir(parents=True, exist_ok=True)
+        Path(run.results_dir).mkdir(parents=True, exist_ok=True)  # the default store and the lock live there
         uri = cfg.tracking_uri or default_tracking_uri(run.results_dir)
         name = cfg.experiment_name or run.experiment
         # Parallel jobs of a sweep start at once: one at a time creates the store's tables and the experiment.
