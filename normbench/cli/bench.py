@@ -50,12 +50,15 @@ def normbench_steps_per_s(cfg, out: Path) -> float:
     return summary["steps_per_s"]
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written, and every option's default in its help."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="normbench bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="normbench bench", description=__doc__, formatter_class=_HelpFormatter)
     parser.add_argument("--steps", type=int, default=1000, help="training steps per measurement (RNN: a third)")
     parser.add_argument("--repeats", type=int, default=2, help="alternating measurements; the best counts")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="where both loops run: cpu, cuda, cuda:N, mps")
     parser.add_argument("--cases", nargs="*", default=[f"{m}:{n}" for m, n in CASES], help="model:norm pairs")
     args = parser.parse_args(argv)
 

@@ -18,11 +18,18 @@ commands:
            e.g. normbench migrate results/
   bench    measure normbench's trainer against a bare PyTorch loop (steps/s ratio)
 
-`normbench <command> --help` shows a command's own help.
+`normbench <command> --help` shows a command's own help; `normbench --version` the version.
+Tab completion (bash, zsh with bashcompinit): eval "$(normbench train -sc install=bash)"
 """
 
 
 def _train(argv: list[str]) -> int:
+    from normbench.cli.completion import bash_script, bash_uninstall, completion_request
+
+    request = completion_request(argv)
+    if request is not None:  # Hydra's own script would complete a program named `normbench train`
+        print(bash_script(COMMANDS) if request == "install" else bash_uninstall(), end="")
+        return 0
     from normbench.cli.train import main as train_main
 
     sys.argv = ["normbench train", *argv]
@@ -62,6 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         sys.exit(0 if argv else 2)
+    if argv[0] in ("--version", "-V", "version"):
+        from normbench import __version__
+
+        print(f"normbench {__version__}")
+        sys.exit(0)
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"normbench: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)

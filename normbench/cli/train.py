@@ -20,12 +20,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.paths import config_dir
 from normbench.config.plugins import load_options, plugin_config_dirs, user_dir_argument
-from normbench.config.preflight import command_line_error
+from normbench.config.preflight import VALUE_OPTIONS, command_line_error
 from normbench.config.resolvers import register_resolvers
 from normbench.config.schema import register_configs
 from normbench.errors import ConfigError
 from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
+from normbench.launch.objective import objective_value, worst
 from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_DIR, HYDRA_OVERRIDES, INVALID, SKIPPED
 
 log = logging.getLogger("normbench")
@@ -48,7 +49,9 @@ def _hydra_files(cfg: DictConfig) -> dict[str, str]:
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def task(cfg: DictConfig) -> str:
+def task(cfg: DictConfig) -> float:
+    """Train one configuration; return its objective for an optimizing sweeper (normbench/launch/objective.py):
+    the summary metric `objective` of a completed run, the worst value for `objective_direction` otherwise."""
     from normbench.engine.run import run_experiment  # imports torch
 
     hydra_cfg = HydraConfig.get()
@@ -62,13 +65,13 @@ def task(cfg: DictConfig) -> str:
     except ConfigError as error:
         _remove_if_empty(run_dir)
         if in_sweep:
-            return _sweep_job_problem(run_dir, INVALID, str(error))
+            return _sweep_job_problem(cfg, run_dir, INVALID, str(error))
         print(f"normbench: error: {error}", file=sys.stderr)
         sys.exit(2)
     except OSError as error:  # a full disk, a directory that cannot be written: the run's summary says failed
         problem = f"{type(error).__name__}: {error.filename or run_dir}: {error.strerror or error}"
         if in_sweep:
-            return _sweep_job_problem(run_dir, FAILED, problem)
+            return _sweep_job_problem(cfg, run_dir, FAILED, problem)
         print(f"normbench: error: {problem}", file=sys.stderr)
         sys.exit(2)
     except Exception as error:
@@ -76,7 +79,7 @@ def task(cfg: DictConfig) -> str:
             raise
         # Hydra's launchers would abort the whole sweep on this exception. run_experiment has already
         # recorded it in summary.json (status failed) if training had started; the other jobs go on.
-        return _sweep_job_problem(run_dir, FAILED, f"{type(error).__name__}: {error}", traceback=True)
+        return _sweep_job_problem(cfg, run_dir, FAILED, f"{type(error).__name__}: {error}", traceback=True)
     status = SKIPPED if summary.get("skipped") else summary["status"]
     line = f"{run_dir.name}: {status}"
     if summary.get("final_test_acc") is not None:
@@ -84,14 +87,16 @@ def task(cfg: DictConfig) -> str:
     if summary.get("error"):
         line += f" ({summary['error']})"
     log.info(line)
-    return status
+    sweep.note_job_status(status)
+    return objective_value(summary, cfg.objective, cfg.objective_direction)
 
 
-def _sweep_job_problem(run_dir: Path, status: str, message: str, traceback: bool = False) -> str:
-    """Log a job's problem, hand it to the sweep's ledger, and return its status (the sweep goes on)."""
+def _sweep_job_problem(cfg: DictConfig, run_dir: Path, status: str, message: str, traceback: bool = False) -> float:
+    """Log a job's problem, hand it to the sweep's ledger, and return the worst objective (the sweep goes on)."""
     log.error("%s: %s: %s", run_dir.name, status, message, exc_info=traceback)
     sweep.note_job_error(message)
-    return status
+    sweep.note_job_status(status)
+    return worst(cfg.objective_direction)
 
 
 def _remove_if_empty(run_dir: Path) -> None:
@@ -151,15 +156,10 @@ def _prepare_command_line() -> None:
         sys.argv[1:] = with_override(sys.argv[1:], searchpath)
 
 
-# Hydra's options that take a value: the argument after one of them is not an override.
-_VALUE_OPTIONS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
-                  "-cd", "--experimental-rerun", "--shell-completion", "-sc", "--info", "-i"}
-
-
 def with_override(argv: list[str], override: str) -> list[str]:
     """`argv` with `override` added beside the other overrides: Hydra's parser takes them as one block."""
     for index, argument in enumerate(argv):
-        follows_option = index > 0 and argv[index - 1] in _VALUE_OPTIONS
+        follows_option = index > 0 and argv[index - 1] in VALUE_OPTIONS
         if "=" in argument and not argument.startswith("-") and not follows_option:
             return [*argv[:index], override, *argv[index:]]
     return [*argv, override]

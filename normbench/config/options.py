@@ -118,6 +118,13 @@ class DataConfig(OptionConfig):
 
 
 @dataclass
+class LoggerConfig(OptionConfig):
+    """An experiment tracker (logger=none|wandb|mlflow). It shows a run, never changes it: no logger key is
+    part of a run's identity (the `logger` section is not an identity section, and each option marks its
+    keys execution_only)."""
+
+
+@dataclass
 class OptimConfig(OptionConfig):
     lr: float = 1e-2
     weight_decay: float = 0.0

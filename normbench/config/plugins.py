@@ -27,7 +27,9 @@ _entry_points_loaded = False
 
 def load_options(user_dir: str | None = None) -> None:
     """Register every option: the package's, the installed plugins', and those in `user_dir` (idempotent)."""
-    for group in ("data", "model", "norm", "optim"):
+    from normbench.config.schema import OPTION_GROUPS, VIEW_GROUPS
+
+    for group in (*OPTION_GROUPS, *VIEW_GROUPS):
         registry(group).load()
     _load_entry_points()
     if user_dir:
@@ -35,13 +37,14 @@ def load_options(user_dir: str | None = None) -> None:
 
 
 def registry(group: str):
-    """The registry of an option group: model, norm, data or optim."""
+    """The registry of an option group: model, norm, data, optim or logger."""
     from normbench.data import DATASETS
     from normbench.models import MODELS
     from normbench.norms import NORMS
     from normbench.optim import OPTIMIZERS
+    from normbench.trackers import TRACKERS
 
-    return {"data": DATASETS, "model": MODELS, "norm": NORMS, "optim": OPTIMIZERS}[group]
+    return {"data": DATASETS, "model": MODELS, "norm": NORMS, "optim": OPTIMIZERS, "logger": TRACKERS}[group]
 
 
 def _load_entry_points() -> None:

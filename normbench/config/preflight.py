@@ -26,8 +26,14 @@ from normbench.config.paths import config_dir
 from normbench.launch.launchers import LAUNCHER_PLUGINS, installed_launchers, plugin_installed, preset_launcher
 
 CHECKED_GROUPS = {"experiment": "a study", "launcher": "a launcher preset", "model": "a model", "norm": "a norm",
-                  "data": "a data set", "optim": "an optimizer", "advise": "a step budget of normbench advise"}
-OPTION_GROUPS = ("model", "norm", "data", "optim")
+                  "data": "a data set", "optim": "an optimizer", "logger": "an experiment tracker",
+                  "advise": "a step budget of normbench advise"}
+
+def _registered_groups() -> tuple[str, ...]:
+    """The groups whose options are registered in Python (with a schema), not only written as YAML."""
+    from normbench.config.schema import OPTION_GROUPS, VIEW_GROUPS
+
+    return (*OPTION_GROUPS, *VIEW_GROUPS)
 
 
 def group_options(group: str, extra_dirs=()) -> list[str]:
@@ -76,6 +82,10 @@ def _missing_plugin(argument: str, launcher: str | None) -> str | None:
             f"installed launchers: {', '.join(installed_launchers())}")
 
 
+# Hydra's options that take a value: the argument after one of them (e.g. `-sc query=bash`) is not an override.
+VALUE_OPTIONS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
+                 "-cd", "--experimental-rerun", "--shell-completion", "-sc", "--info", "-i"}
+
 # Options that add config directories: the groups' options are then more than configs/ holds.
 SEARCH_PATH_OPTIONS = ("--config-dir", "-cd", "--config-path", "-cp")
 
@@ -111,8 +121,8 @@ def _group_keys(group: str) -> list[str]:
 
 def _unknown_key(key: str, value: str) -> str | None:
     """A one-line refusal of an override whose key nothing in the schema has, with the closest keys."""
-    from normbench.config.schema import OPTION_GROUPS as GROUPS
-    from normbench.config.schema import Config, ProbeConfig, TrainerConfig
+    from normbench.config.schema import OPTION_GROUPS as SCHEMA_GROUPS
+    from normbench.config.schema import VIEW_GROUPS, Config, ProbeConfig, TrainerConfig
 
     top, _, rest = key.partition(".")
     if top in FREE_KEYS or top == "hydra" or "/" in top:
@@ -125,13 +135,28 @@ def _unknown_key(key: str, value: str) -> str | None:
     if not rest:
         return None
     nested = {"trainer": _fields(TrainerConfig), "probe": _fields(ProbeConfig)}
-    keys = nested.get(top) or (_group_keys(top) if top in GROUPS else None)
+    keys = nested.get(top) or (_group_keys(top) if top in (*SCHEMA_GROUPS, *VIEW_GROUPS) else None)
     name = rest.split(".")[0]
     if keys is None or name in keys:
         return None
     close = difflib.get_close_matches(name, keys, n=1)
     hint = f" (did you mean {top}.{close[0]}?)" if close else ""
     return f"{key}={value}: {top} has no key {name!r}{hint}; its keys: {', '.join(keys)}"
+
+
+def _objective_problem(key: str, value: str) -> str | None:
+    """objective= must name a summary metric and objective_direction= a direction (a sweep of either: each)."""
+    from normbench.config.schema import Config
+    from normbench.launch.objective import objective_problem
+
+    if key not in ("objective", "objective_direction") or any(mark in value for mark in "()[]{}*$"):
+        return None
+    for one in value.split(","):
+        metric, direction = (one, Config.objective_direction) if key == "objective" else (Config.objective, one)
+        problem = objective_problem(metric, direction)
+        if problem:
+            return problem
+    return None
 
 
 def _results_dir_problem(argv: list[str]) -> str | None:
@@ -163,13 +188,15 @@ def command_line_error(argv: list[str], plugin_configs=()) -> str | None:
     problem = _results_dir_problem(argv)
     if problem:
         return problem
-    for argument in argv:
+    for index, argument in enumerate(argv):
+        if index > 0 and argv[index - 1] in VALUE_OPTIONS:
+            continue
         key, sep, value = argument.partition("=")
         removal = key.startswith("~")
         key = key.lstrip("+~")
         if not sep or argument.startswith("-"):
             continue
-        problem = None if removal else _unknown_key(key, value)
+        problem = None if removal else _unknown_key(key, value) or _objective_problem(key, value)
         if problem:
             return problem
         if key in CHECKED_GROUPS and any(mark in value for mark in "()[]{}*"):
@@ -177,7 +204,7 @@ def command_line_error(argv: list[str], plugin_configs=()) -> str | None:
         if key in CHECKED_GROUPS:
             problem = _swept_study(value) if key == "experiment" else None
             problem = problem or (None if extra_configs else _unknown_option(key, value, plugin_configs))
-            if problem is None and key in OPTION_GROUPS:
+            if problem is None and key in _registered_groups():
                 problem = _unregistered(key, value)
             if problem is None and key == "launcher":
                 problem = _missing_plugin(argument, preset_launcher(value))

@@ -47,6 +47,7 @@ class Config:
     norm: Any = MISSING  # the selected norm's schema, e.g. BatchNormConfig
     data: Any = MISSING  # the selected data set's schema
     optim: Any = MISSING  # the selected optimizer's schema
+    logger: Any = MISSING  # the selected experiment tracker's schema (none, wandb, mlflow): how a run is shown
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     experiment: str = "default"
@@ -62,10 +63,16 @@ class Config:
     # A directory of plugins: every *.py in it is imported (registering norms, models, data sets, optimizers)
     # and its configs/ joins Hydra's search path (fairseq's --user-dir).
     user_dir: Optional[str] = None
+    # What the task returns to an optimizing sweeper (normbench/launch/objective.py): a summary metric, and
+    # whether the sweeper maximizes or minimizes it. How a sweep searches, never what a run computes.
+    objective: str = execution_only("final_test_acc")
+    objective_direction: str = execution_only("maximize")
 
 
 # The option groups, in the order a run is built: each has a registry and a `schema/<group>` config group.
 OPTION_GROUPS = ("data", "model", "norm", "optim")
+# Option groups of how a run is shown, registered and typed the same way: never part of a run's identity.
+VIEW_GROUPS = ("logger",)
 
 
 def register_configs() -> None:

@@ -19,7 +19,7 @@ from normbench.config.options import (
     finite,
     positive,
 )
-from normbench.config.schema import OPTION_GROUPS, TrainerConfig
+from normbench.config.schema import OPTION_GROUPS, VIEW_GROUPS, TrainerConfig
 from normbench.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -47,6 +47,7 @@ def validate(cfg: DictConfig) -> Options:
     if cfg.device.split(":")[0] not in DEVICES:
         raise ConfigError(f"device={cfg.device} is not allowed; choose one of: {', '.join(DEVICES)} (or cuda:N)")
     _check_trainer(cfg.trainer)
+    _check_views(cfg)
     _check_probe(cfg.probe)
     _check_batch_statistics(cfg.batch_size, options)
     return options
@@ -55,7 +56,8 @@ def validate(cfg: DictConfig) -> Options:
 def _refuse_added_keys(cfg: DictConfig) -> None:
     """`+key=value` makes Hydra add a key even to a typed node: a key no schema has would only change the run's
     name. Refused here, whichever node it was added to (`extra` is free-form metadata)."""
-    for path, node in (("", cfg), *((f"{name}.", cfg[name]) for name in (*OPTION_GROUPS, "trainer", "probe"))):
+    groups = (*OPTION_GROUPS, *VIEW_GROUPS, "trainer", "probe")
+    for path, node in (("", cfg), *((f"{name}.", cfg[name]) for name in groups)):
         schema = OmegaConf.get_type(node)
         if not dataclasses.is_dataclass(schema):
             continue
@@ -64,6 +66,18 @@ def _refuse_added_keys(cfg: DictConfig) -> None:
         if added:
             raise ConfigError(f"{path}{added[0]} is not a key of {schema.__name__}; its keys: "
                               f"{', '.join(sorted(allowed - {'hydra'}))}")
+
+
+def _check_views(cfg: DictConfig) -> None:
+    """The objective handed to a sweeper, and the tracker: its library must be installed (an optional extra)."""
+    from normbench.launch.objective import objective_problem
+    from normbench.trackers import tracker_problem
+
+    logger = OmegaConf.to_object(cfg.logger)
+    logger.check()
+    problem = objective_problem(cfg.objective, cfg.objective_direction) or tracker_problem(logger)
+    if problem:
+        raise ConfigError(problem)
 
 
 def _check_trainer(trainer) -> None:

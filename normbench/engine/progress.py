@@ -1,6 +1,8 @@
-"""A live bar on a terminal, plain periodic log lines elsewhere (files, CI, parallel jobs), or nothing."""
+"""A live bar on a terminal, plain periodic log lines elsewhere (files, CI, parallel jobs, a terminal that
+reports no width), or nothing."""
 
 import logging
+import os
 import sys
 import time
 
@@ -17,7 +19,7 @@ class Progress:
         self._enabled = enabled
         self._started = time.perf_counter()
         self._first = self._reported = start
-        if enabled and sys.stderr.isatty():
+        if enabled and terminal_width(sys.stderr) > 0:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, initial=start, desc=label, unit="step", dynamic_ncols=True, leave=False)
@@ -37,3 +39,12 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def terminal_width(stream) -> int:
+    """The columns of the terminal `stream` writes to; 0 for a file or pipe, and for a terminal that reports no
+    width (a serial console, some CI and container terminals), where a bar sized to 0 columns would print nothing."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else 0
+    except (AttributeError, OSError, ValueError):  # a stream without a file descriptor (pytest's capture, StringIO)
+        return 0

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 
 from normbench import __version__
 from normbench.engine.build import Built, build
@@ -25,7 +26,6 @@ from normbench.rundir.contract import (
     FAILED,
     FINAL_KEYS,
     FINISHED,
-    HPARAM_KEYS,
     IDENTITY,
     IDENTITY_VERSION,
     INTERRUPTED,
@@ -33,11 +33,12 @@ from normbench.rundir.contract import (
     SKIPPED,
     SUMMARY,
 )
-from normbench.rundir.identity import identity_record, run_model_label, run_norm_label
+from normbench.rundir.identity import identity_record, run_hparams, run_norm_label
 from normbench.rundir.lock import RunBusy, RunLock
 from normbench.rundir.metrics_log import MetricsLog, resume_problem
 from normbench.rundir.recorded import Unreadable, recorded
 from normbench.rundir.summary import write_summary
+from normbench.trackers import TrackedRun, create_tracker
 
 log = logging.getLogger("normbench")
 
@@ -124,7 +125,7 @@ def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
     resumed_from = resume["step"] if resume else 0
     trainer = None
     try:
-        trainer = _trainer(cfg, built, run_dir, identity["config_hash"], resume)
+        trainer = _trainer(cfg, built, run_dir, identity, resume)
         outcome = trainer.fit()
     except (Exception, KeyboardInterrupt) as error:
         # Recorded, then raised on: a failed run's error, or an interrupted run (Ctrl-C, SIGTERM) that keeps its
@@ -157,17 +158,22 @@ def _checkpoint_to_resume(run_dir: Path, config_hash: str) -> dict | None:
     return resume
 
 
-def _trainer(cfg, built: Built, run_dir: Path, config_hash: str, resume: dict | None) -> Trainer:
-    """A trainer writing into `run_dir`, at the checkpoint's state if resuming, else at step 0. At the end of
-    `fit` it records the run's hyperparameters with its final metrics and closes its log and progress."""
+def _trainer(cfg, built: Built, run_dir: Path, identity: dict, resume: dict | None) -> Trainer:
+    """A trainer writing into `run_dir` (and the selected tracker, logger=...), at the checkpoint's state if
+    resuming, else at step 0. At the end of `fit` it records the run's final metrics and status and closes its
+    log and progress."""
     start = resume["step"] if resume else None
     if resume is None:
         _remove_event_files(run_dir)
-    metrics = MetricsLog(run_dir, resume_from_step=start)
+    hparams = run_hparams(cfg)
+    tracked = TrackedRun(run_dir, Path(cfg.results_dir), run_dir.name, cfg.experiment, identity["config_hash"],
+                         identity["group_hash"], hparams, start)
+    tracker = create_tracker(OmegaConf.to_object(cfg.logger), tracked)
+    trackers = () if tracker is None else (tracker,)
+    metrics = MetricsLog(run_dir, resume_from_step=start, hparams=hparams, trackers=trackers)
     progress = Progress(built.max_steps, start or 0, cfg.progress, run_dir.name)
-    save = lambda step, state: save_checkpoint(run_dir, config_hash, step, state)  # noqa: E731
-    trainer = Trainer(built, Settings.from_config(cfg, built.options.norm), metrics, progress, on_checkpoint=save,
-                      hparams=_hparams(cfg))
+    save = lambda step, state: save_checkpoint(run_dir, identity["config_hash"], step, state)  # noqa: E731
+    trainer = Trainer(built, Settings.from_config(cfg, built.options.norm), metrics, progress, on_checkpoint=save)
     if resume:
         trainer.load_state_dict(resume)
         restore_generators(resume)
@@ -180,13 +186,6 @@ def _remove_event_files(run_dir: Path) -> None:
     earlier attempt left: its TensorBoard events would show every step twice. metrics.csv is rewritten."""
     for path in run_dir.glob(f"{EVENTS_PREFIX}*"):
         path.unlink(missing_ok=True)
-
-
-def _hparams(cfg) -> dict:
-    """The run's hyperparameters for TensorBoard's HParams view: the contract's HPARAM_KEYS."""
-    values = {"model": run_model_label(cfg), "norm": run_norm_label(cfg), "data": cfg.data.name,
-              "batch_size": cfg.batch_size, "optimizer": cfg.optim.name, "lr": cfg.optim.lr, "seed": cfg.seed}
-    return {key: values[key] for key in HPARAM_KEYS}
 
 
 def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built, started_at: str, wall: float,

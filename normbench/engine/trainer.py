@@ -24,7 +24,7 @@ from normbench.norms.eval_stats import (
     recompute_precise_statistics,
 )
 from normbench.norms.hooks import TrainStepAware
-from normbench.rundir.contract import COMPLETED, DIVERGED
+from normbench.rundir.contract import COMPLETED, DIVERGED, FAILED, INTERRUPTED
 from normbench.rundir.metrics_log import MetricsLog
 
 
@@ -84,9 +84,8 @@ class Trainer:
     such a state exactly where it was taken.
     """
 
-    def __init__(self, built: Built, settings: Settings, log: MetricsLog, progress: Progress, on_checkpoint=None,
-                 hparams: dict | None = None):
-        self.settings, self.hparams = settings, hparams or {}
+    def __init__(self, built: Built, settings: Settings, log: MetricsLog, progress: Progress, on_checkpoint=None):
+        self.settings = settings
         self.model, self.optimizer, self.data, self.batches = built.model, built.optimizer, built.data, built.batches
         self.log, self.progress, self.on_checkpoint = log, progress, on_checkpoint
         self.max_steps, self.step = built.max_steps, 0
@@ -108,13 +107,21 @@ class Trainer:
         self.latest.update(state["latest"])
 
     def fit(self) -> Outcome:
-        """Train to the end (or divergence); the log and progress are closed when it returns, even on an error."""
+        """Train to the end (or divergence). The log is told how the run ended (failed and interrupted too),
+        and it and the progress are closed when this returns, even on an error."""
+        outcome = Outcome(FAILED, 0)
         try:
             outcome = self._train()
-            self.log.hparams(self.hparams, {f"hparam/{k}": v for k, v in outcome.final.items()})
+        except KeyboardInterrupt:
+            outcome = Outcome(INTERRUPTED, self.step)
+            raise
         finally:
-            self.log.close()
-            self.progress.close()
+            try:
+                final = {f"hparam/{key}": value for key, value in outcome.final.items()}
+                self.log.finish(outcome.status, final, outcome.steps or self.step)
+            finally:
+                self.log.close()
+                self.progress.close()
         return outcome
 
     def _train(self) -> Outcome:
@@ -190,7 +197,7 @@ class Trainer:
     def _diverged(self, window: _Window, losses: list, bad: int) -> Outcome:
         step = window.first_step + bad
         value = losses[bad]
-        self.log.per_step(window.first_step, "train", "loss", losses[:bad])
+        self.log.per_step(window.first_step, "train", "loss", losses[:bad], every_point=True)
         limit = self.settings.divergence_loss
         reason = (f"train loss became {value} at step {step}" if not math.isfinite(value)
                   else f"train loss {value:.4g} exceeded trainer.divergence_loss={limit:g} at step {step}")

@@ -30,21 +30,24 @@ from pathlib import Path
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from normbench.launch.eta import job_plan, remaining_seconds
 from normbench.rundir.atomic import write_json_atomic
-from normbench.rundir.contract import FAILED, FINISHED, INTERRUPTED, INVALID, RUN_STATUSES, SKIPPED
+from normbench.rundir.contract import FAILED, FINISHED, INTERRUPTED, INVALID, RUN_STATUSES, SKIPPED, SUMMARY
 
 log = logging.getLogger("normbench")
 
 LEDGER_ENV = "NORMBENCH_SWEEP_LEDGER"
 TOTAL_ENV = "NORMBENCH_SWEEP_TOTAL"
 STARTED_ENV = "NORMBENCH_SWEEP_STARTED"
+PLAN = "plan.json"  # in the ledger directory: each job's model and steps (normbench.launch.eta)
 STATUSES = (*RUN_STATUSES, SKIPPED, INVALID)  # a job's status in the ledger: its run's, or why it did not train
 # FINISHED (contract): a run that trained to its end. PROBLEMS make the sweep exit non-zero (diverged is a result).
 PROBLEMS = (FAILED, INTERRUPTED, INVALID)
 
 _job_error: str | None = None  # set by the task for the job running in this process, read by on_job_end
+_job_status: str | None = None  # likewise: the task returns its objective (a number) to the sweeper
 _last_tally: "Tally | None" = None  # the tally of the sweep that ended last in this process
 
 
@@ -52,6 +55,12 @@ def note_job_error(message: str) -> None:
     """The task's one-line reason for a failed or invalid job, for that job's ledger record."""
     global _job_error
     _job_error = message
+
+
+def note_job_status(status: str) -> None:
+    """The status of the job running in this process (one of STATUSES), for its ledger record."""
+    global _job_status
+    _job_status = status
 
 
 def last_tally() -> "Tally | None":
@@ -108,11 +117,16 @@ class SweepTally(Callback):
         from normbench.launch.launchers import exit_if_slurm_unavailable
 
         exit_if_slurm_unavailable(config.hydra.launcher)
+        _exit_if_directions_differ(config)
         sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         self._ledger = Path(str(config.hydra.sweep.dir)) / ".sweeps" / sweep_id
         self._ledger.mkdir(parents=True, exist_ok=True)
         self._started = time.time()
-        total = count_jobs(config)
+        jobs = swept_jobs(config)
+        # An optimizing sweeper (Optuna, Nevergrad) launches as many jobs as it has trials.
+        total = len(jobs) if jobs is not None else config.hydra.sweeper.get("n_trials")
+        if jobs is not None:  # each job's model and steps, for an ETA that weighs them (normbench.launch.eta)
+            write_json_atomic(self._ledger / PLAN, job_plan(config, jobs))
         os.environ[LEDGER_ENV] = str(self._ledger)
         os.environ[STARTED_ENV] = repr(self._started)
         if total is None:
@@ -123,8 +137,8 @@ class SweepTally(Callback):
                  config.hydra.sweep.dir)
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
-        global _job_error
-        _job_error = None
+        global _job_error, _job_status
+        _job_error = _job_status = None
         self._job_started = time.perf_counter()
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
@@ -133,8 +147,9 @@ class SweepTally(Callback):
             return
         status, error = _outcome(job_return)
         job = int(config.hydra.job.num)
-        record = job_record(job, Path(config.hydra.runtime.output_dir).name, status, error,
-                            seconds=time.perf_counter() - self._job_started)
+        run_dir = Path(config.hydra.runtime.output_dir)
+        record = job_record(job, run_dir.name, status, error, seconds=time.perf_counter() - self._job_started,
+                            model=OmegaConf.select(config, "model.name"), steps=_trained_steps(run_dir))
         earlier = read_record(Path(ledger), job)
         if status == SKIPPED and earlier is not None and earlier["status"] in FINISHED:
             # A job requeued (SLURM, submitit) after its run had finished: this sweep's own finished run
@@ -154,23 +169,49 @@ class SweepTally(Callback):
             os.environ.pop(name, None)
 
 
+def _exit_if_directions_differ(config: DictConfig) -> None:
+    """An optimizing sweeper that minimizes what the runs maximize would search for the worst runs: refused."""
+    import sys
+
+    from normbench.errors import ConfigError
+    from normbench.launch.objective import check_sweeper_direction
+
+    try:
+        check_sweeper_direction(config.hydra.sweeper, str(config.objective_direction))
+    except ConfigError as error:
+        print(f"normbench: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
 def _outcome(job_return: JobReturn) -> tuple[str, str | None]:
-    """(status, error) of a job: the task's returned status, or `failed` if an exception escaped it."""
-    global _job_error
-    error, _job_error = _job_error, None
+    """(status, error) of a job: the status its task noted (note_job_status), else a status it returned (the
+    submitting process's stand-in for a job that left no result), or `failed` if an exception escaped it."""
+    global _job_error, _job_status
+    (error, _job_error), (noted, _job_status) = (_job_error, None), (_job_status, None)
     if job_return.status == JobStatus.FAILED:
         exception = job_return._return_value  # `return_value` would re-raise it
         return FAILED, f"{type(exception).__name__}: {exception}"
-    status = job_return.return_value
+    status = noted if noted is not None else job_return.return_value
     return (status if status in STATUSES else FAILED), error
 
 
-def job_record(job: int, run: str, status: str, error: str | None, seconds: float | None = None) -> dict:
+def job_record(job: int, run: str, status: str, error: str | None, seconds: float | None = None,
+               model: str | None = None, steps: int | None = None) -> dict:
     """One job's ledger record. `host` and `pid` are the writer's: the job's own, or the submitting
-    process's for a job that ended without recording its outcome (normbench.launch.submitit_sweep)."""
+    process's for a job that ended without recording its outcome (normbench.launch.submitit_sweep).
+    `model` and `steps` (those its run trained) weigh the remaining jobs in the ETA (normbench.launch.eta)."""
     return {"job": job, "run": run, "status": status, "error": error,
             "seconds": None if seconds is None else round(seconds, 3), "pid": os.getpid(),
-            "host": socket.gethostname()}
+            "host": socket.gethostname(), "model": model, "steps": steps}
+
+
+def _trained_steps(run_dir: Path) -> int | None:
+    """The steps this job's run trained, from its summary.json (None if it wrote none)."""
+    try:
+        steps = json.loads((run_dir / SUMMARY).read_text()).get("steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return steps if isinstance(steps, int) else None
 
 
 def record_path(ledger: Path, job: int) -> Path:
@@ -181,11 +222,15 @@ def write_record(ledger: Path, record: dict) -> None:
     write_json_atomic(record_path(ledger, int(record["job"])), record)
 
 
-def _read_record(path: Path) -> dict | None:
+def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None  # absent; or, written atomically, a foreign file
+
+
+def _read_record(path: Path) -> dict | None:
+    return _read_json(path)
 
 
 def read_ledger(ledger: Path) -> list[dict]:
@@ -197,13 +242,16 @@ def read_record(ledger: Path, job: int) -> dict | None:
 
 
 def log_progress(records: list[dict], record: dict) -> None:
-    """Log "k/N runs done, ETA" after `record`, from the sweep's records so far (`record` among them)."""
+    """Log "k/N runs done, ETA" after `record`, from the sweep's records so far (`record` among them); the ETA
+    weighs the remaining runs by their model and steps (normbench.launch.eta)."""
     done, total = len(records), sweep_total()
     elapsed = time.time() - float(os.environ.get(STARTED_ENV, time.time()))
-    ran = sum(1 for r in records if r["status"] != SKIPPED)  # skipped runs take no time: keep them out of the rate
+    ledger = os.environ.get(LEDGER_ENV)
+    plan = _read_json(Path(ledger) / PLAN) if ledger else None
+    remaining = remaining_seconds(records, plan if isinstance(plan, list) else None, total, elapsed)
     eta = ""
-    if total is not None and ran:
-        eta = f", ETA {format_duration(max(0, total - done) * elapsed / ran)}"
+    if remaining is not None:
+        eta = f", ETA {format_duration(remaining)}"
     of_total = f"/{total}" if total is not None else ""
     log.info("sweep: %d%s runs done, %s elapsed%s (last: %s %s)", done, of_total, format_duration(elapsed), eta,
              record["run"], record["status"])
@@ -211,6 +259,12 @@ def log_progress(records: list[dict], record: dict) -> None:
 
 def count_jobs(config: DictConfig) -> int | None:
     """How many jobs Hydra's basic sweeper launches: the product of the swept values (None for other sweepers)."""
+    jobs = swept_jobs(config)
+    return None if jobs is None else len(jobs)
+
+
+def swept_jobs(config: DictConfig) -> list[list[str]] | None:
+    """The overrides of each job Hydra's basic sweeper launches, in order (None for other sweepers)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -224,7 +278,7 @@ def count_jobs(config: DictConfig) -> int | None:
         batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(arguments), None)
     except Exception:  # e.g. a glob sweep, which needs the config loader: progress lines go without a total
         return None
-    return sum(len(batch) for batch in batches)
+    return [list(job) for batch in batches for job in batch]
 
 
 def format_duration(seconds: float) -> str:

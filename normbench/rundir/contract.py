@@ -48,6 +48,8 @@ TRAIN_SPLIT, LOSS_METRIC = "train", "loss"
 
 # --- summary.json ----------------------------------------------------------------------------------------
 FINAL_KEYS = ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc")
+# The summary's numbers an optimizing sweeper may be given as its objective (`objective=NAME`).
+SUMMARY_METRICS = (*FINAL_KEYS, "steps", "steps_per_s", "wall_time_s", "num_params")
 # Keys every summary has a value for: the report refuses a summary without them.
 REQUIRED_SUMMARY_KEYS = ("status", "group_hash", "model", "norm", "data", "batch_size", "seed", "optimizer", "lr")
 # The hyperparameters logged to TensorBoard's HParams plugin (an event-only run is read back from them).
@@ -57,7 +59,8 @@ HPARAM_KEYS = ("model", "norm", "data", "batch_size", "optimizer", "lr", "seed")
 # Version 1 (normbench 0.1): the hash of the whole resolved union config. Version 2: the options a run uses.
 IDENTITY_VERSION = 2
 # Top-level settings of how a run is carried out or shown, not what it computes: never part of an identity.
-NON_IDENTITY_KEYS = ("progress", "results_dir", "force", "device", "num_threads", "experiment", "extra", "user_dir")
+NON_IDENTITY_KEYS = ("progress", "results_dir", "force", "device", "num_threads", "experiment", "extra", "user_dir",
+                     "objective", "objective_direction", "logger")
 
 
 def digest(obj) -> str:

@@ -14,13 +14,22 @@ contents), so an edited file is never taken for a run already finished; the buil
 """
 
 import dataclasses
+import json
 import re
 from enum import Enum
 
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.options import EXECUTION_ONLY, IDENTITY, UNLESS_DEFAULT
-from normbench.rundir.contract import IDENTITY_VERSION, digest, hashes, layer_norms_name, model_label, norm_label
+from normbench.rundir.contract import (
+    HPARAM_KEYS,
+    IDENTITY_VERSION,
+    digest,
+    hashes,
+    layer_norms_name,
+    model_label,
+    norm_label,
+)
 
 IDENTITY_SECTIONS = ("model", "norm", "data", "optim", "trainer", "probe")
 IDENTITY_SETTINGS = ("batch_size", "seed", "deterministic")
@@ -29,15 +38,17 @@ IDENTITY_SETTINGS = ("batch_size", "seed", "deterministic")
 _NAMED_KEYS = {"model", "model.name", "model.cell", "model.layer_norms", "norm", "norm.name", "data", "data.name",
                "batch_size", "optim", "optim.name", "optim.lr", "seed", "experiment", "launcher", "user_dir",
                "progress", "results_dir", "force", "device", "num_threads", "trainer.checkpoint_interval",
-               "data.cache_dir"}
+               "data.cache_dir", "objective", "objective_direction"}
+_UNNAMED_GROUPS = ("logger",)  # how a run is shown (logger=mlflow, logger.tracking_uri=...): never in its name
 _MAX_NAME = 180
 
 
-def identity_dict(cfg: DictConfig) -> dict:
-    """What the run computes, as plain JSON-able values (Enums as their names)."""
+def identity_dict(cfg: DictConfig, with_defaults: bool = False) -> dict:
+    """What the run computes, as plain JSON-able values (Enums as their names). `with_defaults` keeps the
+    `added_field`s that hold their default (left out of the hash, but still a value the run used)."""
     identity = {"identity_version": IDENTITY_VERSION}
     for section in IDENTITY_SECTIONS:
-        identity[section] = _section_identity(cfg[section])
+        identity[section] = _section_identity(cfg[section], with_defaults)
     fingerprint = _data_fingerprint(cfg.data)
     if fingerprint is not None:  # data read from files: its contents, not only its path (None: no key at all)
         identity["data"]["fingerprint"] = fingerprint
@@ -46,14 +57,15 @@ def identity_dict(cfg: DictConfig) -> dict:
     return identity
 
 
-def _section_identity(node: DictConfig) -> dict:
+def _section_identity(node: DictConfig, with_defaults: bool = False) -> dict:
     values = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
     schema = OmegaConf.get_type(node)
     if not dataclasses.is_dataclass(schema):
         return values
     for spec in dataclasses.fields(schema):
         marker = spec.metadata.get(IDENTITY)
-        if marker == EXECUTION_ONLY or marker == UNLESS_DEFAULT and values.get(spec.name) == _default(spec):
+        at_default = not with_defaults and marker == UNLESS_DEFAULT and values.get(spec.name) == _default(spec)
+        if marker == EXECUTION_ONLY or at_default:
             values.pop(spec.name, None)
     return values
 
@@ -86,6 +98,34 @@ def identity_record(cfg: DictConfig) -> dict:
     return {"identity_version": IDENTITY_VERSION, "config_hash": config, "group_hash": group, "identity": identity}
 
 
+# Identity keys that the contract's HPARAM_KEYS already show under their label (model, norm, data, optimizer, lr).
+_LABELLED = {"model.name", "norm.name", "data.name", "optim.name", "optim.lr", "identity_version"}
+
+
+def run_hparams(cfg: DictConfig) -> dict[str, bool | int | float | str]:
+    """Every hyperparameter that identifies the run, flat, for TensorBoard's HParams view and the trackers:
+    the contract's HPARAM_KEYS (the labels the report reads back from event files) and every key of the
+    identity (`norm.groups`, `optim.weight_decay`, `trainer.max_steps`, `deterministic`, ...), added fields at
+    their default included. Values are bools, numbers or strings (Enums by name, a list or null as JSON)."""
+    labels = {"model": run_model_label(cfg), "norm": run_norm_label(cfg), "data": cfg.data.name,
+              "batch_size": cfg.batch_size, "optimizer": cfg.optim.name, "lr": cfg.optim.lr, "seed": cfg.seed}
+    values = {key: labels[key] for key in HPARAM_KEYS}
+    for key, value in _flat(identity_dict(cfg, with_defaults=True)).items():
+        if key not in _LABELLED and key not in values:
+            values[key] = value if isinstance(value, bool | int | float | str) else json.dumps(value)
+    return values
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def run_model_label(cfg: DictConfig) -> str:
     model = OmegaConf.to_object(cfg.model)
     return model_label(model.name, model.variant())
@@ -114,7 +154,7 @@ def run_name(cfg: DictConfig, task_overrides=()) -> str:
     extras = {}  # by key, the last value winning as in Hydra, sorted so the order of overrides does not matter
     for override in task_overrides:
         key, _, value = override.lstrip("+~").partition("=")
-        if key not in _NAMED_KEYS and not key.startswith("hydra"):
+        if key not in _NAMED_KEYS and not key.startswith("hydra") and key.split(".")[0] not in _UNNAMED_GROUPS:
             extras[key] = value
     parts += [_clean(f"{key.split('.')[-1]}={extras[key]}") for key in sorted(extras)]
     name = "_".join(parts)

@@ -1,7 +1,12 @@
-"""Where a run's numbers go: TensorBoard (the live viewer) and metrics.csv (tidy long form, the record).
+"""Where a run's numbers go: metrics.csv (tidy long form, the record) and its sinks: TensorBoard (the live
+viewer, normbench/rundir/tensorboard.py) and the selected experiment tracker (logger=wandb|mlflow,
+normbench/trackers/), if any.
 
-metrics.csv has one row per (step, split, metric): `step,split,metric,value`. TensorBoard gets the same
-scalars as `split/metric` tags. Rows are buffered and written at log/eval points, never per step.
+metrics.csv has one row per (step, split, metric): `step,split,metric,value`. Every sink gets the same
+scalars, as `split/metric` tags, the same hyperparameters (given to each when it is made), and the same final
+metrics and status (`finish`): the trainer logs to this one object, which fans out, so no tracker has a
+logging path of its own in the training loop. Rows and points are buffered and handed out at log/eval points
+(`flush`), never per step.
 
 Durability: `sync()` writes every buffered row and event and fsyncs both files; the trainer calls it at
 every checkpoint before the checkpoint is saved, so a checkpoint at step S always finds every row and event
@@ -13,16 +18,33 @@ one row per step and one consistent curve, however often the run was killed.
 
 import csv
 import math
+import time
 from pathlib import Path
+from typing import Protocol
 
 from normbench.rundir.atomic import fsync_dir, fsync_file, write_text_atomic
 from normbench.rundir.contract import EVENTS_PREFIX, LOSS_METRIC, METRICS, METRICS_COLUMNS, METRICS_HEADER, TRAIN_SPLIT
+from normbench.rundir.tensorboard import TensorBoardSink
+
+Point = tuple[int, str, float, float]  # (step, tag, value, wall time in seconds since the epoch)
+
+
+class Sink(Protocol):
+    """A viewer of the run's scalars: TensorBoard, or an experiment tracker (normbench/trackers/)."""
+
+    def scalars(self, points: list[Point]) -> None: ...
+
+    def finish(self, status: str, metrics: dict[str, float], step: int) -> None:
+        """The run ended with `status` (contract.RUN_STATUSES); `metrics` are its finite final metrics."""
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class MetricsLog:
-    def __init__(self, run_dir: Path, resume_from_step: int | None = None):
-        from torch.utils.tensorboard import SummaryWriter
-
+    def __init__(self, run_dir: Path, resume_from_step: int | None = None, hparams: dict | None = None,
+                 trackers: tuple[Sink, ...] = ()):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / METRICS
         if resume_from_step is None:
@@ -32,41 +54,53 @@ class MetricsLog:
         self._file = self.path.open("a", newline="")
         self._csv = csv.writer(self._file, lineterminator="\n")
         self._rows: list[tuple] = []
-        # A large queue and explicit flushes at eval points and checkpoints: short or killed runs lose nothing
-        # logged before. A resumed run's events of steps after its checkpoint (logged again now) are purged:
-        # purge_step is the first step this attempt logs, since the checkpoint's own step was logged before it.
+        self._points: list[Point] = []
+        # A resumed run's events of steps after its checkpoint (logged again now) are purged: purge_step is the
+        # first step this attempt logs, since the checkpoint's own step was logged before it.
         purge_step = None if resume_from_step is None else resume_from_step + 1
-        self.writer = SummaryWriter(log_dir=str(run_dir), max_queue=1000, flush_secs=30, purge_step=purge_step)
+        self.sinks: list[Sink] = [TensorBoardSink(self.run_dir, hparams or {}, purge_step), *trackers]
 
     def scalar(self, step: int, split: str, metric: str, value: float, tensorboard: bool = True) -> None:
+        """One row of metrics.csv and, unless `tensorboard` is false, one point for every sink."""
         self._rows.append((step, split, metric, value))
         if tensorboard:
-            self.writer.add_scalar(f"{split}/{metric}", value, step)
+            self._points.append((step, f"{split}/{metric}", value, time.time()))
 
-    def per_step(self, first_step: int, split: str, metric: str, values: list[float]) -> None:
-        """Consecutive per-step values (e.g. every step's train loss): each in metrics.csv, and their mean at
-        the last of them in TensorBoard (a scalar per step would cost ~70 µs each in its writer)."""
+    def per_step(self, first_step: int, split: str, metric: str, values: list[float],
+                 every_point: bool = False) -> None:
+        """Consecutive per-step values (e.g. every step's train loss): each in metrics.csv, and for the sinks their
+        mean at the last of them (a point per step would cost ~70 µs each in TensorBoard's writer), or with
+        `every_point` each of them (a diverged run's last window: the curve up to divergence, step by step)."""
         if not values:
             return
         self._rows.extend((first_step + i, split, metric, v) for i, v in enumerate(values))
-        self.writer.add_scalar(f"{split}/{metric}", sum(values) / len(values), first_step + len(values) - 1)
+        now, tag = time.time(), f"{split}/{metric}"
+        if every_point:
+            self._points.extend((first_step + i, tag, v, now) for i, v in enumerate(values))
+        else:
+            self._points.append((first_step + len(values) - 1, tag, sum(values) / len(values), now))
 
-    def hparams(self, hparams: dict, metrics: dict) -> None:
-        """The run's hyperparameters with its final metrics, in the run's own event file (not a sub-run)."""
-        from torch.utils.tensorboard.summary import hparams as hparams_summary
-
-        finite = {k: v for k, v in metrics.items() if v is not None and math.isfinite(v)}
-        for summary in hparams_summary(hparams, finite):
-            self.writer.file_writer.add_summary(summary)
-        for key, value in finite.items():
-            self.writer.add_scalar(key, value)
+    def finish(self, status: str, metrics: dict, step: int) -> None:
+        """How the run ended: its final metrics (the finite ones) as points at `step`, its last step, then its
+        status to every sink (TensorBoard's HParams session end info, a tracker's run state)."""
+        finite = {key: value for key, value in metrics.items() if value is not None and math.isfinite(value)}
+        now = time.time()
+        self._points.extend((step, key, value, now) for key, value in finite.items())
+        self.flush()
+        for sink in self.sinks:
+            sink.finish(status, finite, step)
 
     def flush(self) -> None:
-        """Hand every buffered row and event to the OS: survives a killed process, not a crashed machine."""
+        """Hand every buffered row and point on (metrics.csv and each sink) and flush them: survives a killed
+        process, not a crashed machine."""
         self._csv.writerows(self._rows)
         self._rows.clear()
         self._file.flush()
-        self.writer.flush()
+        points, self._points = self._points, []
+        for sink in self.sinks:
+            if points:
+                sink.scalars(points)
+            sink.flush()
 
     def sync(self) -> None:
         """flush(), then fsync metrics.csv and the event files: what was logged so far survives a power cut."""
@@ -77,9 +111,12 @@ class MetricsLog:
         fsync_dir(self.run_dir)
 
     def close(self) -> None:
-        self.flush()
-        self._file.close()
-        self.writer.close()
+        try:
+            self.flush()
+        finally:
+            self._file.close()
+            for sink in self.sinks:
+                sink.close()
 
 
 def rows_through(path: Path, step: int) -> list[str] | None:
