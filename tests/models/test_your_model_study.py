@@ -15,6 +15,7 @@ def compose_cfg(*overrides, hydra=False):
     """The real configs/ composed in-process, as `normbench train` would (hydra=True keeps the hydra node)."""
     from hydra import compose, initialize_config_dir
 
+    import normbench.cli.train  # noqa: F401  (registers the schema and normbench's resolvers)
     from normbench.config.paths import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
