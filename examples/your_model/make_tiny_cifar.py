@@ -38,12 +38,12 @@ def write_batch(path: Path, n: int, rng: np.random.Generator) -> None:
         pickle.dump(batch, handle, protocol=2)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dir", type=Path)
     parser.add_argument("--per-batch", type=int, default=100, help="images in each of the 5 training batches")
     parser.add_argument("--test", type=int, default=500, help="images in test_batch")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(2026)
     for i in range(1, 6):
