@@ -34,6 +34,8 @@ def build(cfg) -> Built:
     data = load_data(options.data)  # before seeding: a data generator may reseed numpy's global RNG
     reset_global_state(cfg.seed, cfg.deterministic, cfg.num_threads)
     device = resolve_device(cfg.device)
+    if device.type == "cuda" and device.index is None:  # name the GPU, as a tensor moved there would (cuda:0)
+        device = torch.device("cuda", torch.cuda.current_device())
     fed = feed(data, options.data, cfg.batch_size, cfg.seed, device)
     spec = InputSpec(tuple(options.data.shape), options.data.num_classes)
     make_norm = NormFactory(options.norm, owner=f"model={options.model.name}")
