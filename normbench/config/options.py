@@ -15,6 +15,7 @@ Identity markers (read by normbench/rundir/identity.py):
 import math
 from dataclasses import MISSING as NO_DEFAULT
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, List, Optional
 
 from omegaconf import MISSING
@@ -94,6 +95,13 @@ class ModelConfig(OptionConfig):
         return None
 
 
+class Augment(Enum):
+    """Training-batch augmentation (normbench/data/augment.py)."""
+
+    none = "none"
+    standard = "standard"  # images: random crop with 4 px zero padding and a horizontal flip (the CIFAR recipe)
+
+
 @dataclass
 class DataConfig(OptionConfig):
     # Input shape of one sample: [C, L] for sequences, [C, H, W] for images, [F] for plain feature vectors.
@@ -103,6 +111,11 @@ class DataConfig(OptionConfig):
     num_train: int = 4000
     num_test: int = 1000
     cache_dir: Optional[str] = execution_only(None)  # null = $NORMBENCH_CACHE or ~/.cache/normbench
+    augment: Augment = added_field(Augment.none)
+    # Data larger than this (bytes, train + test) stay in host memory and stream to the device in batches
+    # (normbench/data/feed.py); null = half the memory of a CUDA device, no limit on the CPU or MPS.
+    max_device_bytes: Optional[int] = execution_only(None)
+    loader_workers: int = execution_only(2)  # DataLoader worker processes while streaming
 
     def check(self) -> None:
         if not self.shape or min(self.shape) < 1:
@@ -110,6 +123,13 @@ class DataConfig(OptionConfig):
         at_least(self.num_classes, 2, "data.num_classes")
         positive(self.num_train, "data.num_train")
         positive(self.num_test, "data.num_test")
+        self.check_feeding()
+
+    def check_feeding(self) -> None:
+        """The keys every data set shares on how batches reach the device."""
+        if self.max_device_bytes is not None:
+            at_least(self.max_device_bytes, 0, "data.max_device_bytes")
+        at_least(self.loader_workers, 0, "data.loader_workers")
 
     def fingerprint(self) -> Optional[str]:
         """A digest of the data's contents where they come from the user's files (normbench/rundir/identity.py

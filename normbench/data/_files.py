@@ -49,6 +49,7 @@ class FileDataConfig(DataConfig, ABC):
         for key in ("num_train", "num_test"):
             if getattr(self, key) is not None:
                 positive(getattr(self, key), f"data.{key}")
+        self.check_feeding()
 
     @abstractmethod
     def files(self) -> List[Tuple[str, Path]]:

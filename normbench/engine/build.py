@@ -9,7 +9,8 @@ import torch
 
 from normbench.config.validate import Options, validate
 from normbench.data import Splits, load_data
-from normbench.data.batches import EpochBatches
+from normbench.data.batches import Batches
+from normbench.data.feed import feed
 from normbench.engine.device import resolve_device
 from normbench.engine.seeding import reset_global_state
 from normbench.models import InputSpec, build_model
@@ -20,22 +21,26 @@ from normbench.optim import build_optimizer
 @dataclass
 class Built:
     options: Options
-    data: Splits
+    data: Splits  # on `device`, or in host memory where the data exceed the device's budget (streamed)
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    batches: EpochBatches
+    batches: Batches
     max_steps: int
+    device: torch.device
 
 
 def build(cfg) -> Built:
     options = validate(cfg)
     data = load_data(options.data)  # before seeding: a data generator may reseed numpy's global RNG
     reset_global_state(cfg.seed, cfg.deterministic, cfg.num_threads)
-    data = data.to(resolve_device(cfg.device))
+    device = resolve_device(cfg.device)
+    if device.type == "cuda" and device.index is None:  # name the GPU, as a tensor moved there would (cuda:0)
+        device = torch.device("cuda", torch.cuda.current_device())
+    fed = feed(data, options.data, cfg.batch_size, cfg.seed, device)
     spec = InputSpec(tuple(options.data.shape), options.data.num_classes)
     make_norm = NormFactory(options.norm, owner=f"model={options.model.name}")
-    model = build_model(options.model, spec, make_norm).to(data.x_train.device)
+    model = build_model(options.model, spec, make_norm).to(device)
     optimizer = build_optimizer(options.optim, model.parameters())
-    batches = EpochBatches(data.x_train, data.y_train, cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
+    batches = fed.batches
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps
-    return Built(options, data, model, optimizer, batches, max_steps)
+    return Built(options, fed.data, model, optimizer, batches, max_steps, device)

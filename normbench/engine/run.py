@@ -217,7 +217,7 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "steps_per_s": (round((outcome.steps - resumed_from) / outcome.train_seconds, 2)
                         if outcome.train_seconds > 0 else None),
         "resumed_from_step": resumed_from or None,
-        "device": str(built.data.x_train.device),
+        "device": str(built.device),
         "num_threads": torch.get_num_threads(),
         "num_params": sum(p.numel() for p in built.model.parameters()),
         "norm_swaps": len(built.model.swaps) if isinstance(built.model, NormSwapped) else None,

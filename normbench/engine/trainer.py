@@ -87,6 +87,7 @@ class Trainer:
     def __init__(self, built: Built, settings: Settings, log: MetricsLog, progress: Progress, on_checkpoint=None):
         self.settings = settings
         self.model, self.optimizer, self.data, self.batches = built.model, built.optimizer, built.data, built.batches
+        self.device = built.device  # the data may stay in host memory (streamed): test batches are moved here
         self.log, self.progress, self.on_checkpoint = log, progress, on_checkpoint
         self.max_steps, self.step = built.max_steps, 0
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -230,12 +231,13 @@ class Trainer:
     def _test_metrics(self) -> tuple[float, float]:
         x, y = self.data.x_test, self.data.y_test
         size = self.settings.eval_batch_size
-        total_loss = torch.zeros((), device=x.device)
-        correct = torch.zeros((), device=x.device, dtype=torch.int64)
+        total_loss = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
         for start in range(0, len(x), size):
-            logits = self.model(x[start : start + size])
-            total_loss += F.cross_entropy(logits, y[start : start + size], reduction="sum")
-            correct += (logits.argmax(dim=1) == y[start : start + size]).sum()
+            labels = y[start : start + size].to(self.device)
+            logits = self.model(x[start : start + size].to(self.device))
+            total_loss += F.cross_entropy(logits, labels, reduction="sum")
+            correct += (logits.argmax(dim=1) == labels).sum()
         return total_loss.item() / len(x), correct.item() / len(x)
 
     def _precise_batches(self, count: int):
@@ -244,7 +246,7 @@ class Trainer:
         x = self.data.x_train
         for _ in range(count):
             index = torch.randint(len(x), (self.settings.batch_size,), generator=generator).to(x.device)
-            yield x[index]
+            yield x[index].to(self.device)
 
     def _final_metrics(self) -> dict:
         return {f"final_{key}": value for key, value in self.latest.items()}
