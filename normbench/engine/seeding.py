@@ -3,6 +3,7 @@ of it afresh instead of trusting what the previous job left behind (hydra #2187)
 
 import os
 import random
+import sys
 
 import numpy as np
 import torch
@@ -24,11 +25,20 @@ def reset_global_state(seed: int, deterministic: bool, num_threads: int) -> None
     if deterministic:
         # cuBLAS needs this before its first call to be deterministic.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic)
+    _use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = deterministic
     torch.set_num_threads(num_threads if num_threads > 0 else DEFAULT_THREADS)
     _reset_torch_defaults()
+
+
+def _use_deterministic_algorithms(mode: bool) -> None:
+    """`torch.use_deterministic_algorithms(mode)`, skipped when it would change nothing: it imports
+    torch._inductor (and with it torch._dynamo, ~1.2 s) to set inductor's own flag, which a process that
+    never imported inductor still has at its default (off, unless TORCHINDUCTOR_DETERMINISTIC=1)."""
+    inductor_loaded = "torch._inductor.config" in sys.modules
+    if mode or inductor_loaded or torch.are_deterministic_algorithms_enabled():
+        torch.use_deterministic_algorithms(mode)
 
 
 def _reset_torch_defaults() -> None:

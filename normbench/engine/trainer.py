@@ -127,7 +127,9 @@ class Trainer:
         while self.step < self.max_steps:
             self.step += 1
             at_eval = self._every(settings.eval_interval)
-            at_checkpoint = self.on_checkpoint is not None and self._every(settings.checkpoint_interval)
+            # checkpoint_interval=0 is off: no checkpoint at the last step either (run.py removes it right after).
+            at_checkpoint = (self.on_checkpoint is not None and settings.checkpoint_interval > 0
+                             and self._every(settings.checkpoint_interval))
             # Windows also close at eval and checkpoint points, so neither ever sees an unchecked loss.
             at_log = self._every(settings.log_interval) or at_eval or at_checkpoint
             grad_norm = self._train_step(window, at_log)
