@@ -11,6 +11,7 @@ from normbench.config.validate import Options, validate
 from normbench.data import Splits, load_data
 from normbench.data.batches import EpochBatches
 from normbench.engine.device import resolve_device
+from normbench.engine.precision import check_precision
 from normbench.engine.seeding import reset_global_state
 from normbench.models import InputSpec, build_model
 from normbench.norms import NormFactory
@@ -25,17 +26,20 @@ class Built:
     optimizer: torch.optim.Optimizer
     batches: EpochBatches
     max_steps: int
+    norms: list[torch.nn.Module]  # every norm the model got from normbench (mixed precision keeps them in fp32)
 
 
 def build(cfg) -> Built:
     options = validate(cfg)
     data = load_data(options.data)  # before seeding: a data generator may reseed numpy's global RNG
     reset_global_state(cfg.seed, cfg.deterministic, cfg.num_threads)
-    data = data.to(resolve_device(cfg.device))
+    device = resolve_device(cfg.device)
+    check_precision(cfg.trainer.precision, device)
+    data = data.to(device)
     spec = InputSpec(tuple(options.data.shape), options.data.num_classes)
     make_norm = NormFactory(options.norm, owner=f"model={options.model.name}")
     model = build_model(options.model, spec, make_norm).to(data.x_train.device)
     optimizer = build_optimizer(options.optim, model.parameters())
     batches = EpochBatches(data.x_train, data.y_train, cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps
-    return Built(options, data, model, optimizer, batches, max_steps)
+    return Built(options, data, model, optimizer, batches, max_steps, make_norm.made)

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from normbench.config.schema import Precision
 from normbench.engine.build import Built
+from normbench.engine.precision import MixedPrecision
 from normbench.engine.probes import probe_landscape, step_sizes
 from normbench.engine.progress import Progress
 from normbench.norms.eval_stats import (
@@ -54,7 +56,8 @@ class Settings:
     precise_batches: int
     probe_every: int
     probe_etas: tuple
-
+    precision: Precision = Precision.fp32
+    compile: bool = False
 
     @classmethod
     def from_config(cls, cfg, norm) -> "Settings":
@@ -63,7 +66,7 @@ class Settings:
         etas = tuple(step_sizes(cfg.optim.lr, p.min_scale, p.max_scale, p.points))
         eval_stats, precise_batches = evaluation_policy(norm)
         return cls(cfg.batch_size, cfg.seed, t.log_interval, t.eval_interval, t.eval_batch_size, t.checkpoint_interval,
-                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas)
+                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas, t.precision, t.compile)
 
 
 @dataclass
@@ -94,11 +97,15 @@ class Trainer:
         self.step_hooks = [m for m in self.model.modules() if isinstance(m, TrainStepAware)]
         self.batch_stats = has_batch_statistics(self.model)
         self.latest: dict = {}  # the last logged train/test metrics: the run's final values
+        self.mixed = MixedPrecision(settings.precision, self.data.x_train.device, built.norms)
+        # Only the training forward is compiled: evaluation stays eager, off the hot path and clear of inductor's
+        # eval-mode BN/GN mismatches (PITFALLS); both share the model's parameters and buffers.
+        self.train_forward = torch.compile(self.model) if settings.compile else self.model
 
     def state_dict(self) -> dict:
         """Everything that decides what training does next, except the global random generators."""
         return {"step": self.step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "batches": self.batches.state_dict(), "latest": dict(self.latest)}
+                "batches": self.batches.state_dict(), "latest": dict(self.latest), "scaler": self.mixed.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.step = state["step"]
@@ -106,6 +113,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.batches.load_state_dict(state["batches"])
         self.latest.update(state["latest"])
+        self.mixed.load_state_dict(state.get("scaler", {}))  # fp16's loss scale; absent in older checkpoints
 
     def fit(self) -> Outcome:
         """Train to the end (or divergence); the log and progress are closed when it returns, even on an error."""
@@ -154,11 +162,15 @@ class Trainer:
         for module in self.step_hooks:
             module.on_train_step(self.step, self.max_steps)
         x, y = self.batches.next()
-        logits = self.model(x)
-        loss = F.cross_entropy(logits, y)
+        with self.mixed.autocast():
+            logits = self.train_forward(x)
+            loss = F.cross_entropy(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.settings.probe_every and self._every(self.settings.probe_every):
+        self.mixed.backward(loss)
+        probing = self.settings.probe_every and self._every(self.settings.probe_every)
+        if probing or self.settings.grad_clip is not None or want_grad_norm:
+            self.mixed.unscale(self.optimizer)
+        if probing:  # in fp32, without autocast: the landscape of the model's own parameters
             for metric, value in probe_landscape(self.model, x, y, list(self.settings.probe_etas)).items():
                 self.log.scalar(self.step, "probe", metric, value)
         grad_norm = None
@@ -166,7 +178,7 @@ class Trainer:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.settings.grad_clip)
         elif want_grad_norm:
             grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
-        self.optimizer.step()
+        self.mixed.step(self.optimizer)
         window.losses.append(loss.detach())
         window.correct.append((logits.argmax(dim=1) == y).sum())
         return grad_norm
@@ -228,8 +240,10 @@ class Trainer:
         total_loss = torch.zeros((), device=x.device)
         correct = torch.zeros((), device=x.device, dtype=torch.int64)
         for start in range(0, len(x), size):
-            logits = self.model(x[start : start + size])
-            total_loss += F.cross_entropy(logits, y[start : start + size], reduction="sum")
+            with self.mixed.autocast():
+                logits = self.model(x[start : start + size])
+                batch_loss = F.cross_entropy(logits, y[start : start + size], reduction="sum")
+            total_loss += batch_loss
             correct += (logits.argmax(dim=1) == y[start : start + size]).sum()
         return total_loss.item() / len(x), correct.item() / len(x)
 

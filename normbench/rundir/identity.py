@@ -29,7 +29,7 @@ IDENTITY_SETTINGS = ("batch_size", "seed", "deterministic")
 _NAMED_KEYS = {"model", "model.name", "model.cell", "model.layer_norms", "norm", "norm.name", "data", "data.name",
                "batch_size", "optim", "optim.name", "optim.lr", "seed", "experiment", "launcher", "user_dir",
                "progress", "results_dir", "force", "device", "num_threads", "trainer.checkpoint_interval",
-               "data.cache_dir"}
+               "trainer.compile", "data.cache_dir"}
 _MAX_NAME = 180
 
 
