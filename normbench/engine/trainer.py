@@ -1,6 +1,6 @@
 """The training loop: plain and readable (after nanoGPT), with logging that stays off the hot path.
 
-Per step: forward, cross-entropy, backward, optimizer step. The loss and the count of correct predictions
+Per step: forward, cross-entropy, backward, optimizer step. The loss and the predictions
 stay on the device until a log point, where a whole window is read back at once (one host sync per
 window, not per step). A non-finite loss, or one above `trainer.divergence_loss`, ends the run as
 `diverged` at the first such step: nothing after it is logged and nothing is padded.
@@ -71,12 +71,14 @@ class Settings:
 
 @dataclass
 class _Window:
-    """Per-step losses and correct counts since the last log point, still on the device."""
+    """Per-step losses, predictions and targets since the last log point, still on the device. Predictions are
+    compared with their targets once per window, not per step: one kernel per step (argmax) instead of three."""
 
     first_step: int
     started: float = field(default_factory=time.perf_counter)
     losses: list = field(default_factory=list)
-    correct: list = field(default_factory=list)
+    predictions: list = field(default_factory=list)
+    targets: list = field(default_factory=list)
 
 
 class Trainer:
@@ -180,7 +182,8 @@ class Trainer:
             grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
         self.mixed.step(self.optimizer)
         window.losses.append(loss.detach())
-        window.correct.append((logits.argmax(dim=1) == y).sum())
+        window.predictions.append(logits.argmax(dim=1))
+        window.targets.append(y)
         return grad_norm
 
     def _close_window(self, window: _Window, grad_norm) -> Outcome | None:
@@ -189,7 +192,8 @@ class Trainer:
         if bad is not None:
             return self._diverged(window, losses, bad)
         batch = self.settings.batch_size
-        acc = torch.stack(window.correct).sum().item() / (batch * len(losses))
+        correct = (torch.stack(window.predictions) == torch.stack(window.targets)).sum().item()
+        acc = correct / (batch * len(losses))
         lr = self.optimizer.param_groups[0]["lr"]
         throughput = len(losses) * batch / max(time.perf_counter() - window.started, 1e-9)
         self.log.per_step(window.first_step, "train", "loss", losses)
