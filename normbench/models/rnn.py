@@ -23,6 +23,7 @@ from torch import nn
 from normbench.config.options import ModelConfig, positive
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
+from normbench.norms._step import stacked_step_norm
 
 
 class Cell(Enum):
@@ -84,7 +85,7 @@ def unroll(layers: list[NormalizedRecurrence], seqs: list[torch.Tensor]) -> list
 
     In a recurrence unrolled in Python the cost is the number of ops per step, not their size: the directions'
     hidden projections are one batched matmul and their gate arithmetic one set of ops on (D, N, ...) tensors;
-    only the norms, whose statistics and parameters are each direction's own, run once per direction. The input
+    the norms run side by side where their statistics allow (norms._step.stacked_step_norm). The input
     term of every step is computed before the loop (norm_x sees all steps at once, per-step statistics kept).
     Returns each direction's outputs (N, T, hidden_size).
     """
@@ -93,8 +94,8 @@ def unroll(layers: list[NormalizedRecurrence], seqs: list[torch.Tensor]) -> list
     gates_x = torch.stack([layer.norm_x(layer.x_proj(seq), 0) for layer, seq in zip(layers, seqs)])  # (D, N, T, G)
     weight = torch.stack([layer.h_proj.weight for layer in layers]).transpose(1, 2)  # (D, H, G)
     bias = None if first.h_proj.bias is None else torch.stack([layer.h_proj.bias for layer in layers]).unsqueeze(1)
-    norms_h = [layer.norm_h for layer in layers]
-    norms_c = [layer.norm_c for layer in layers] if lstm else []
+    norm_h = stacked_step_norm([layer.norm_h for layer in layers])
+    norm_c = stacked_step_norm([layer.norm_c for layer in layers]) if lstm else None
     h = gates_x.new_zeros(len(layers), gates_x.shape[1], hidden)
     if lstm:
         steps, c = gates_x.unbind(2), h
@@ -104,26 +105,19 @@ def unroll(layers: list[NormalizedRecurrence], seqs: list[torch.Tensor]) -> list
     outputs = []
     for t, gx in enumerate(steps):
         gh = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias, h, weight)
-        gh = _each(norms_h, gh, t)
+        gh = norm_h(gh, t)
         if lstm:
             gates = gx + gh
             i, f, _, o = gates.sigmoid().chunk(4, dim=2)
             g = gates[..., 2 * hidden : 3 * hidden].tanh()
             c = torch.addcmul(f * c, i, g)
-            h = o * _each(norms_c, c, t).tanh()
+            h = o * norm_c(c, t).tanh()
         else:
             rz_h, n_h = gh.split([2 * hidden, hidden], dim=2)
             r, z = (gx[0] + rz_h).sigmoid().chunk(2, dim=2)
             h = torch.lerp(torch.addcmul(gx[1], r, n_h).tanh(), h, z)  # (1 - z) * n + z * h
         outputs.append(h)
     return list(torch.stack(outputs, dim=2).unbind(0))
-
-
-def _each(norms: list[nn.Module], x: torch.Tensor, t: int) -> torch.Tensor:
-    """Each direction's own norm at step t on its slice of x (D, N, F)."""
-    if len(norms) == 1:
-        return norms[0](x[0], t).unsqueeze(0)
-    return torch.stack([norm(part, t) for norm, part in zip(norms, x.unbind(0))])
 
 
 class Bidirectional(nn.Module):
