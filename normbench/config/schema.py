@@ -8,12 +8,21 @@ normbench/config/validate.py.
 """
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from normbench.config.options import execution_only
+from normbench.config.options import added_field, execution_only
+
+
+class Precision(Enum):
+    """The dtype of the forward pass under autocast (normbench/engine/precision.py); norms always compute in fp32."""
+
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"  # CUDA only: with a gradient scaler
 
 
 @dataclass
@@ -28,6 +37,11 @@ class TrainerConfig:
     divergence_loss: float = 1e4
     # Checkpoints only make a run resumable (the SLURM presets switch them on): not part of its identity.
     checkpoint_interval: int = execution_only(0)  # 0 = no checkpoints
+    # Mixed precision changes the numbers a run computes: part of its identity (left out at fp32, so runs made
+    # before the key existed keep theirs).
+    precision: Precision = added_field(Precision.fp32)
+    # torch.compile of the model's training forward: the same computation, another kernel order (float rounding).
+    compile: bool = execution_only(False)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from normbench.data import Splits, load_data
 from normbench.data.batches import Batches
 from normbench.data.feed import feed
 from normbench.engine.device import resolve_device
+from normbench.engine.precision import check_precision
 from normbench.engine.seeding import reset_global_state
 from normbench.models import InputSpec, build_model
 from normbench.norms import NormFactory
@@ -27,6 +28,7 @@ class Built:
     batches: Batches
     max_steps: int
     device: torch.device
+    norms: list[torch.nn.Module]  # every norm the model got from normbench (mixed precision keeps them in fp32)
 
 
 def build(cfg) -> Built:
@@ -37,10 +39,11 @@ def build(cfg) -> Built:
     if device.type == "cuda" and device.index is None:  # name the GPU, as a tensor moved there would (cuda:0)
         device = torch.device("cuda", torch.cuda.current_device())
     fed = feed(data, options.data, cfg.batch_size, cfg.seed, device)
+    check_precision(cfg.trainer.precision, device)
     spec = InputSpec(tuple(options.data.shape), options.data.num_classes)
     make_norm = NormFactory(options.norm, owner=f"model={options.model.name}")
     model = build_model(options.model, spec, make_norm).to(device)
     optimizer = build_optimizer(options.optim, model.parameters())
     batches = fed.batches
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps
-    return Built(options, fed.data, model, optimizer, batches, max_steps, device)
+    return Built(options, fed.data, model, optimizer, batches, max_steps, device, make_norm.made)

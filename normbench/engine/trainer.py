@@ -1,6 +1,6 @@
 """The training loop: plain and readable (after nanoGPT), with logging that stays off the hot path.
 
-Per step: forward, cross-entropy, backward, optimizer step. The loss and the count of correct predictions
+Per step: forward, cross-entropy, backward, optimizer step. The loss and the predictions
 stay on the device until a log point, where a whole window is read back at once (one host sync per
 window, not per step). A non-finite loss, or one above `trainer.divergence_loss`, ends the run as
 `diverged` at the first such step: nothing after it is logged and nothing is padded.
@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from normbench.config.schema import Precision
 from normbench.engine.build import Built
+from normbench.engine.precision import MixedPrecision
 from normbench.engine.probes import probe_landscape, step_sizes
 from normbench.engine.progress import Progress
 from normbench.norms.eval_stats import (
@@ -54,7 +56,8 @@ class Settings:
     precise_batches: int
     probe_every: int
     probe_etas: tuple
-
+    precision: Precision = Precision.fp32
+    compile: bool = False
 
     @classmethod
     def from_config(cls, cfg, norm) -> "Settings":
@@ -63,17 +66,19 @@ class Settings:
         etas = tuple(step_sizes(cfg.optim.lr, p.min_scale, p.max_scale, p.points))
         eval_stats, precise_batches = evaluation_policy(norm)
         return cls(cfg.batch_size, cfg.seed, t.log_interval, t.eval_interval, t.eval_batch_size, t.checkpoint_interval,
-                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas)
+                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas, t.precision, t.compile)
 
 
 @dataclass
 class _Window:
-    """Per-step losses and correct counts since the last log point, still on the device."""
+    """Per-step losses, predictions and targets since the last log point, still on the device. Predictions are
+    compared with their targets once per window, not per step: one kernel per step (argmax) instead of three."""
 
     first_step: int
     started: float = field(default_factory=time.perf_counter)
     losses: list = field(default_factory=list)
-    correct: list = field(default_factory=list)
+    predictions: list = field(default_factory=list)
+    targets: list = field(default_factory=list)
 
 
 class Trainer:
@@ -94,11 +99,15 @@ class Trainer:
         self.step_hooks = [m for m in self.model.modules() if isinstance(m, TrainStepAware)]
         self.batch_stats = has_batch_statistics(self.model)
         self.latest: dict = {}  # the last logged train/test metrics: the run's final values
+        self.mixed = MixedPrecision(settings.precision, self.device, built.norms)
+        # Only the training forward is compiled: evaluation stays eager, off the hot path and clear of inductor's
+        # eval-mode BN/GN mismatches (PITFALLS); both share the model's parameters and buffers.
+        self.train_forward = torch.compile(self.model) if settings.compile else self.model
 
     def state_dict(self) -> dict:
         """Everything that decides what training does next, except the global random generators."""
         return {"step": self.step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "batches": self.batches.state_dict(), "latest": dict(self.latest)}
+                "batches": self.batches.state_dict(), "latest": dict(self.latest), "scaler": self.mixed.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.step = state["step"]
@@ -106,6 +115,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.batches.load_state_dict(state["batches"])
         self.latest.update(state["latest"])
+        self.mixed.load_state_dict(state.get("scaler", {}))  # fp16's loss scale; absent in older checkpoints
 
     def fit(self) -> Outcome:
         """Train to the end (or divergence). The log is told how the run ended (failed and interrupted too),
@@ -135,7 +145,9 @@ class Trainer:
         while self.step < self.max_steps:
             self.step += 1
             at_eval = self._every(settings.eval_interval)
-            at_checkpoint = self.on_checkpoint is not None and self._every(settings.checkpoint_interval)
+            # checkpoint_interval=0 is off: no checkpoint at the last step either (run.py removes it right after).
+            at_checkpoint = (self.on_checkpoint is not None and settings.checkpoint_interval > 0
+                             and self._every(settings.checkpoint_interval))
             # Windows also close at eval and checkpoint points, so neither ever sees an unchecked loss.
             at_log = self._every(settings.log_interval) or at_eval or at_checkpoint
             grad_norm = self._train_step(window, at_log)
@@ -160,11 +172,15 @@ class Trainer:
         for module in self.step_hooks:
             module.on_train_step(self.step, self.max_steps)
         x, y = self.batches.next()
-        logits = self.model(x)
-        loss = F.cross_entropy(logits, y)
+        with self.mixed.autocast():
+            logits = self.train_forward(x)
+            loss = F.cross_entropy(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.settings.probe_every and self._every(self.settings.probe_every):
+        self.mixed.backward(loss)
+        probing = self.settings.probe_every and self._every(self.settings.probe_every)
+        if probing or self.settings.grad_clip is not None or want_grad_norm:
+            self.mixed.unscale(self.optimizer)
+        if probing:  # in fp32, without autocast: the landscape of the model's own parameters
             for metric, value in probe_landscape(self.model, x, y, list(self.settings.probe_etas)).items():
                 self.log.scalar(self.step, "probe", metric, value)
         grad_norm = None
@@ -172,9 +188,10 @@ class Trainer:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.settings.grad_clip)
         elif want_grad_norm:
             grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
-        self.optimizer.step()
+        self.mixed.step(self.optimizer)
         window.losses.append(loss.detach())
-        window.correct.append((logits.argmax(dim=1) == y).sum())
+        window.predictions.append(logits.argmax(dim=1))
+        window.targets.append(y)
         return grad_norm
 
     def _close_window(self, window: _Window, grad_norm) -> Outcome | None:
@@ -183,7 +200,8 @@ class Trainer:
         if bad is not None:
             return self._diverged(window, losses, bad)
         batch = self.settings.batch_size
-        acc = torch.stack(window.correct).sum().item() / (batch * len(losses))
+        correct = (torch.stack(window.predictions) == torch.stack(window.targets)).sum().item()
+        acc = correct / (batch * len(losses))
         lr = self.optimizer.param_groups[0]["lr"]
         throughput = len(losses) * batch / max(time.perf_counter() - window.started, 1e-9)
         self.log.per_step(window.first_step, "train", "loss", losses)
@@ -235,8 +253,10 @@ class Trainer:
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         for start in range(0, len(x), size):
             labels = y[start : start + size].to(self.device)
-            logits = self.model(x[start : start + size].to(self.device))
-            total_loss += F.cross_entropy(logits, labels, reduction="sum")
+            with self.mixed.autocast():
+                logits = self.model(x[start : start + size].to(self.device))
+                batch_loss = F.cross_entropy(logits, labels, reduction="sum")
+            total_loss += batch_loss
             correct += (logits.argmax(dim=1) == labels).sum()
         return total_loss.item() / len(x), correct.item() / len(x)
 

@@ -23,6 +23,7 @@ from torch import nn
 from normbench.config.options import ModelConfig, positive
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
+from normbench.norms._step import stacked_step_norm
 
 
 class Cell(Enum):
@@ -60,7 +61,7 @@ class RNNConfig(ModelConfig):
 
 
 class NormalizedRecurrence(nn.Module):
-    """One direction of a normalized LSTM/GRU layer, unrolled in Python over time."""
+    """One direction of a normalized LSTM/GRU layer: its projections and norms. `unroll` steps through time."""
 
     def __init__(self, cell: Cell, input_size: int, hidden_size: int, make_norm, normalize_input: bool = True):
         super().__init__()
@@ -76,46 +77,59 @@ class NormalizedRecurrence(nn.Module):
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """seq: (N, T, input_size) -> outputs (N, T, hidden_size)."""
-        # All steps' input pre-activations at once (per-step statistics where the norm has them).
-        gates_x = self.norm_x(self.x_proj(seq), 0).unbind(1)
-        h = seq.new_zeros(seq.shape[0], self.hidden_size)
-        step = self._lstm_step if self.cell is Cell.lstm else self._gru_step
-        state = (h, h)
-        outputs = []
-        for t, gx in enumerate(gates_x):
-            state = step(gx, self.norm_h(self.h_proj(state[0]), t), state, t)
-            outputs.append(state[0])
-        return torch.stack(outputs, dim=1)
+        return unroll([self], [seq])[0]
 
-    # The step functions use fused ops (addcmul, lerp, one sigmoid over several gates): in a Python-unrolled
-    # recurrence the cost is the number of ops per step, not their size.
-    def _lstm_step(self, gx, gh, state, t):
-        _, c = state
-        gates = gx + gh
-        i, f, _, o = gates.sigmoid().chunk(4, dim=1)
-        g = gates[:, 2 * self.hidden_size : 3 * self.hidden_size].tanh()
-        c = torch.addcmul(f * c, i, g)
-        return o * self.norm_c(c, t).tanh(), c
 
-    def _gru_step(self, gx, gh, state, t):
-        h, _ = state
-        split = 2 * self.hidden_size
-        r, z = (gx[:, :split] + gh[:, :split]).sigmoid().chunk(2, dim=1)
-        n = torch.addcmul(gx[:, split:], r, gh[:, split:]).tanh()
-        h = torch.lerp(n, h, z)  # (1 - z) * n + z * h
-        return h, h
+def unroll(layers: list[NormalizedRecurrence], seqs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Run the directions `layers` (same cell and sizes) over their sequences side by side, in one loop over time.
+
+    In a recurrence unrolled in Python the cost is the number of ops per step, not their size: the directions'
+    hidden projections are one batched matmul and their gate arithmetic one set of ops on (D, N, ...) tensors;
+    the norms run side by side where their statistics allow (norms._step.stacked_step_norm). The input
+    term of every step is computed before the loop (norm_x sees all steps at once, per-step statistics kept).
+    Returns each direction's outputs (N, T, hidden_size).
+    """
+    first = layers[0]
+    hidden, lstm = first.hidden_size, first.cell is Cell.lstm
+    gates_x = torch.stack([layer.norm_x(layer.x_proj(seq), 0) for layer, seq in zip(layers, seqs)])  # (D, N, T, G)
+    weight = torch.stack([layer.h_proj.weight for layer in layers]).transpose(1, 2)  # (D, H, G)
+    bias = None if first.h_proj.bias is None else torch.stack([layer.h_proj.bias for layer in layers]).unsqueeze(1)
+    norm_h = stacked_step_norm([layer.norm_h for layer in layers])
+    norm_c = stacked_step_norm([layer.norm_c for layer in layers]) if lstm else None
+    h = gates_x.new_zeros(len(layers), gates_x.shape[1], hidden)
+    if lstm:
+        steps, c = gates_x.unbind(2), h
+    else:  # the GRU adds the x and h terms of r and z, but scales only the h term of n by r: split them once
+        rz_x, n_x = gates_x.split([2 * hidden, hidden], dim=3)
+        steps = list(zip(rz_x.unbind(2), n_x.unbind(2)))
+    outputs = []
+    for t, gx in enumerate(steps):
+        gh = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias, h, weight)
+        gh = norm_h(gh, t)
+        if lstm:
+            gates = gx + gh
+            i, f, _, o = gates.sigmoid().chunk(4, dim=2)
+            g = gates[..., 2 * hidden : 3 * hidden].tanh()
+            c = torch.addcmul(f * c, i, g)
+            h = o * norm_c(c, t).tanh()
+        else:
+            rz_h, n_h = gh.split([2 * hidden, hidden], dim=2)
+            r, z = (gx[0] + rz_h).sigmoid().chunk(2, dim=2)
+            h = torch.lerp(torch.addcmul(gx[1], r, n_h).tanh(), h, z)  # (1 - z) * n + z * h
+        outputs.append(h)
+    return list(torch.stack(outputs, dim=2).unbind(0))
 
 
 class Bidirectional(nn.Module):
-    def __init__(self, forward_layer: nn.Module, backward_layer: nn.Module | None):
+    def __init__(self, forward_layer: NormalizedRecurrence, backward_layer: NormalizedRecurrence | None):
         super().__init__()
         self.forward_layer, self.backward_layer = forward_layer, backward_layer
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
-        out = self.forward_layer(seq)
         if self.backward_layer is None:
-            return out
-        return torch.cat([out, self.backward_layer(seq.flip(1)).flip(1)], dim=-1)
+            return self.forward_layer(seq)
+        out, back = unroll([self.forward_layer, self.backward_layer], [seq, seq.flip(1)])
+        return torch.cat([out, back.flip(1)], dim=-1)
 
 
 class NativeRecurrence(nn.Module):

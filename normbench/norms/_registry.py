@@ -94,13 +94,16 @@ class NormFactory:
 
     def __init__(self, cfg: NormConfig, owner: str = ""):
         self.cfg, self.owner = cfg, owner
+        self.made: list[nn.Module] = []  # every norm built so far (mixed precision keeps them in fp32)
 
     @property
     def name(self) -> str:
         return self.cfg.name
 
     def __call__(self, role: str, num_features: int, *, name: str | None = None) -> nn.Module:
-        return create_norm(self._config(name), NormSite(role, num_features, self.owner))
+        norm = create_norm(self._config(name), NormSite(role, num_features, self.owner))
+        self.made.append(norm)
+        return norm
 
     def shifts(self, name: str | None = None) -> bool:
         """Whether the norm adds a learned shift after normalizing (so a bias right before it is redundant)."""

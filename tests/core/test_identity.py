@@ -19,14 +19,15 @@ def test_hashes_separate_configs_and_group_seeds(make_cfg):
 def test_execution_settings_never_change_a_runs_identity(make_cfg):
     base = config_hash(make_cfg())
     for override in ("trainer.checkpoint_interval=50", "data.cache_dir=/elsewhere", "results_dir=/x", "num_threads=2",
-                     "force=true", "user_dir=.", "progress=false"):
+                     "force=true", "user_dir=.", "progress=false", "trainer.compile=true"):
         assert config_hash(make_cfg(override)) == base, override
 
 
 def test_every_value_a_run_uses_changes_its_identity(make_cfg):
     base = make_cfg("model=cnn", "norm=group")
     changed = ["model.channels=[25,25,20]", "norm.groups=25", "norm.eps=0.001", "data.num_train=3000", "optim.lr=0.02",
-               "optim.betas=[0.8,0.999]", "trainer.max_steps=10", "probe.every=5", "batch_size=50", "deterministic=true"]
+               "optim.betas=[0.8,0.999]", "trainer.max_steps=10", "probe.every=5", "batch_size=50", "deterministic=true",
+               "trainer.precision=bf16"]
     hashes = {override: config_hash(make_cfg("model=cnn", "norm=group", override)) for override in changed}
     assert config_hash(base) not in hashes.values()
     assert len(set(hashes.values())) == len(changed)

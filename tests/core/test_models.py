@@ -103,7 +103,10 @@ def test_rnn_batch_norm_keeps_separate_statistics_per_time_step(make_cfg):
 
 
 def test_rnn_layer_norm_normalizes_gate_preactivations_per_sample_and_step(make_cfg):
-    model = _build(make_cfg, "model=rnn", "model.cell=lstm", "norm=layer", "norm.affine=false")
+    # One direction: two directions' LayerNorms run as one stacked layer_norm (norms._step.stacked_step_norm),
+    # checked against the per-module reference in test_rnn_unroll.py.
+    model = _build(make_cfg, "model=rnn", "model.cell=lstm", "model.bidirectional=false", "norm=layer",
+                   "norm.affine=false")
     recurrence = model.recurrence.forward_layer
     outs = []
     recurrence.norm_h.register_forward_hook(lambda m, i, o: outs.append(o))

@@ -103,7 +103,8 @@ class _Killed(BaseException):
 def test_a_run_resumed_from_its_checkpoint_matches_an_uninterrupted_one(compose_cfg, tmp_path, monkeypatch):
     cfg = compose_cfg(*BASE, "model=cnn", "data.shape=[1,128]", "norm=batch", "data.num_train=400", "batch_size=32",
                       "trainer.max_steps=40", "trainer.eval_interval=5", "trainer.log_interval=5",
-                      "trainer.checkpoint_interval=10", "progress=false")
+                      "trainer.checkpoint_interval=10", "progress=false",
+                      "deterministic=true")  # bit for bit on CUDA too (tests/conftest.py sets CUBLAS_WORKSPACE_CONFIG)
     whole = run_experiment(cfg, tmp_path / "whole")
 
     evaluate = Trainer.evaluate

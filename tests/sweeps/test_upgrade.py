@@ -91,10 +91,15 @@ def test_the_same_configurations_give_the_same_numbers_as_before(legacy, tmp_pat
     before, after = summaries(legacy[0] / "models"), summaries(fresh / "models")
     assert sorted(after) == sorted(before) and len(after) == 6
     for name, summary in after.items():
+        # Bit for bit, except the normalized GRU: since issue 11 it steps both directions side by side (rnn.unroll),
+        # and elementwise kernels round the last few elements of a tensor in scalar code, so a stacked tensor
+        # rounds other elements than two separate ones did (measured: 3e-8 relative on the final loss).
+        exact = not name.startswith("rnn-")
         for key in ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc", "num_params"):
-            assert summary[key] == before[name][key], (name, key)
+            assert summary[key] == (before[name][key] if exact else pytest.approx(before[name][key], rel=1e-5)), (
+                name, key)
         assert summary["config_hash"] == before[name]["config_hash"]  # the migrated identity is today's
         new, old = (pd.read_csv(root / "models" / name / "metrics.csv").query("metric != 'samples_per_s'")
                     for root in (fresh, legacy[0]))  # every number but the measured speed
-        pd.testing.assert_frame_equal(new, old)
+        pd.testing.assert_frame_equal(new, old, check_exact=exact, rtol=1e-5, atol=1e-7)
     assert len(run_dirs(fresh / "models")) == 6
