@@ -1,4 +1,5 @@
-"""Build what a run needs from its config: data, the model with its norms, the optimizer, the batches.
+"""Build what a run needs from its config: data, the model with its norms, the optimizer and its learning-rate
+schedule, the batches.
 
 Everything is built before anything is written, so bad input fails here and leaves no trace.
 """
@@ -15,6 +16,7 @@ from normbench.engine.seeding import reset_global_state
 from normbench.models import InputSpec, build_model
 from normbench.norms import NormFactory
 from normbench.optim import build_optimizer
+from normbench.optim._schedule import build_scheduler
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Built:
     data: Splits
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler  # stepped after every optimizer step
     batches: EpochBatches
     max_steps: int
 
@@ -38,4 +41,5 @@ def build(cfg) -> Built:
     optimizer = build_optimizer(options.optim, model.parameters())
     batches = EpochBatches(data.x_train, data.y_train, cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps
-    return Built(options, data, model, optimizer, batches, max_steps)
+    scheduler = build_scheduler(options.optim, optimizer, max_steps)
+    return Built(options, data, model, optimizer, scheduler, batches, max_steps)

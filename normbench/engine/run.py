@@ -33,7 +33,7 @@ from normbench.rundir.contract import (
     SKIPPED,
     SUMMARY,
 )
-from normbench.rundir.identity import identity_record, run_model_label, run_norm_label
+from normbench.rundir.identity import identity_record, run_model_label, run_norm_label, run_optimizer_label
 from normbench.rundir.lock import RunBusy, RunLock
 from normbench.rundir.metrics_log import MetricsLog, resume_problem
 from normbench.rundir.recorded import Unreadable, recorded
@@ -185,7 +185,7 @@ def _remove_event_files(run_dir: Path) -> None:
 def _hparams(cfg) -> dict:
     """The run's hyperparameters for TensorBoard's HParams view: the contract's HPARAM_KEYS."""
     values = {"model": run_model_label(cfg), "norm": run_norm_label(cfg), "data": cfg.data.name,
-              "batch_size": cfg.batch_size, "optimizer": cfg.optim.name, "lr": cfg.optim.lr, "seed": cfg.seed}
+              "batch_size": cfg.batch_size, "optimizer": run_optimizer_label(cfg), "lr": cfg.optim.lr, "seed": cfg.seed}
     return {key: values[key] for key in HPARAM_KEYS}
 
 
@@ -206,8 +206,10 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "data": cfg.data.name,
         "batch_size": cfg.batch_size,
         "seed": cfg.seed,
-        "optimizer": cfg.optim.name,
-        "lr": cfg.optim.lr,
+        "optimizer": run_optimizer_label(cfg),  # with its schedule, e.g. `adam warmup=100 cosine`
+        "lr": cfg.optim.lr,  # the peak learning rate
+        "lr_schedule": built.options.optim.schedule.value,
+        "warmup_steps": built.options.optim.warmup_steps,
         "steps": outcome.steps,
         "max_steps": built.max_steps,
         **final,

@@ -78,6 +78,22 @@ def model_label(model: str, cell: str | None = None) -> str:
     return f"{model}-{cell}" if cell else str(model)
 
 
+def optimizer_label(name: str, schedule: str = "constant", warmup_steps: int = 0) -> str:
+    """`adam` at a constant learning rate; with a warm-up and/or a decay `adam warmup=100 cosine`, so runs that
+    differ in their schedule are different settings (a run without a schedule reads as it always did)."""
+    parts = [str(name)]
+    if warmup_steps:
+        parts.append(f"warmup={int(warmup_steps)}")
+    if schedule != "constant":
+        parts.append(str(schedule))
+    return " ".join(parts)
+
+
+def optimizer_name(label: str) -> str:
+    """The optimizer's registered name in an `optimizer_label` (names have no spaces)."""
+    return str(label).split(" ", 1)[0]
+
+
 def norm_label(norm: str, layer_norms=None) -> str:
     """A norm per layer (e.g. the blog's [batch, layer]) reads `batch+layer`."""
     return "+".join(layer_norms) if layer_norms else str(norm)

@@ -20,7 +20,7 @@ from enum import Enum
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.options import EXECUTION_ONLY, IDENTITY, UNLESS_DEFAULT
-from normbench.rundir.contract import IDENTITY_VERSION, digest, hashes, model_label, norm_label
+from normbench.rundir.contract import IDENTITY_VERSION, digest, hashes, model_label, norm_label, optimizer_label
 
 IDENTITY_SECTIONS = ("model", "norm", "data", "optim", "trainer", "probe")
 IDENTITY_SETTINGS = ("batch_size", "seed", "deterministic")
@@ -89,6 +89,11 @@ def identity_record(cfg: DictConfig) -> dict:
 def run_model_label(cfg: DictConfig) -> str:
     model = OmegaConf.to_object(cfg.model)
     return model_label(model.name, model.variant())
+
+
+def run_optimizer_label(cfg: DictConfig) -> str:
+    optim = OmegaConf.to_object(cfg.optim)
+    return optimizer_label(optim.name, optim.schedule.value, optim.warmup_steps)
 
 
 def run_norm_label(cfg: DictConfig) -> str:
