@@ -11,9 +11,9 @@ mean(a) − mean(b), with a Welch interval over the seeds (see docs/report.md). 
 Adding a claim is one more `Claim(...)` in CLAIMS.
 
 Claims about one kind of model name it (`model="transformer"`): judged per label of that model only (the
-Transformer's labels carry the norm position, `transformer-pre`, `transformer-post`), and "not covered" once when
-no run of it exists. The warm-up claim (compare="warmup_drop") compares the two norm positions of one model
-instead of two norms: see `_warmup_comparisons`.
+Transformer's labels carry the norm position, `transformer-pre`, `transformer-post`), and left out of a report
+without runs of it, as every claim is for a model that was not run. The warm-up claim (compare="warmup_drop")
+compares the two norm positions of one model instead of two norms: see `_warmup_comparisons`.
 """
 
 import math
@@ -118,9 +118,9 @@ def evaluate_claims(usable: pd.DataFrame, claims=CLAIMS, level: float = LEVEL) -
     results = []
     for claim in claims:
         runs = usable[usable["model"] == claim.model] if claim.model else usable
-        if claim.model and runs.empty:
-            results.append(ClaimResult(claim, claim.model, NOT_COVERED, note=f"no runs of model={claim.model}"))
-        elif claim.compare == "warmup_drop":
+        if runs.empty:
+            continue
+        if claim.compare == "warmup_drop":  # one verdict for the model: it compares the model's own variants
             results.append(evaluate_claim(claim, runs, claim.model, level, name_experiment))
         else:
             results += [evaluate_claim(claim, runs[runs["model_label"] == model], model, level, name_experiment)

@@ -93,16 +93,14 @@ def test_claim_7_is_inconclusive_when_both_positions_need_warm_up_and_not_covere
     assert result.verdict == "not covered" and "no learning rate at which post and pre both train" in result.note
 
 
-def test_transformer_claims_are_not_covered_once_without_transformer_runs_and_never_judged_on_other_models(
+def test_transformer_claims_are_left_out_without_transformer_runs_and_never_judged_on_other_models(
         tmp_path, make_run):
     root = tmp_path / "results"
     for norm, accs in (("layer", [0.9, 0.91, 0.92]), ("batch", [0.7, 0.71, 0.72])):
         for seed, acc in enumerate(accs):
             make_run(root, norm=norm, seed=seed, test_acc=acc)  # an MLP
     results = _results(root)
-    assert results[("7", "transformer")].verdict == "not covered"
-    assert results[("8", "transformer")].verdict == "not covered"
-    assert "no runs of model=transformer" in results[("8", "transformer")].note
+    assert {claim_id for claim_id, _ in results} == {"1", "2", "3", "4a", "4b", "5", "6"}  # 7 and 8 need a Transformer
     assert ("8", "mlp") not in results  # a Transformer claim says nothing about the MLP
     assert results[("3", "mlp")].verdict != "not covered"  # the general claims still are
 
