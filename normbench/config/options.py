@@ -137,6 +137,14 @@ class DataConfig(OptionConfig):
         return None
 
 
+class Schedule(Enum):
+    """How the learning rate moves after the warm-up (normbench/optim/_schedule.py)."""
+
+    constant = "constant"
+    cosine = "cosine"  # half a cosine from lr down to 0 at the end of the budget
+    linear = "linear"  # a straight line from lr down to 0 at the end of the budget
+
+
 @dataclass
 class LoggerConfig(OptionConfig):
     """An experiment tracker (logger=none|wandb|mlflow). It shows a run, never changes it: no logger key is
@@ -148,7 +156,12 @@ class LoggerConfig(OptionConfig):
 class OptimConfig(OptionConfig):
     lr: float = 1e-2
     weight_decay: float = 0.0
+    # Learning-rate schedule, for every optimizer: a linear warm-up from 0 over `warmup_steps` steps, then
+    # `schedule`. Added after identity version 2: runs at the defaults keep their hashes.
+    warmup_steps: int = added_field(0)
+    schedule: Schedule = added_field(Schedule.constant)
 
     def check(self) -> None:
         positive(self.lr, "optim.lr")
         at_least(self.weight_decay, 0, "optim.weight_decay")
+        at_least(self.warmup_steps, 0, "optim.warmup_steps")

@@ -1,4 +1,5 @@
-"""Build what a run needs from its config: data, the model with its norms, the optimizer, the batches.
+"""Build what a run needs from its config: data, the model with its norms, the optimizer and its learning-rate
+schedule, the batches.
 
 Everything is built before anything is written, so bad input fails here and leaves no trace.
 """
@@ -17,6 +18,7 @@ from normbench.engine.seeding import reset_global_state
 from normbench.models import InputSpec, build_model
 from normbench.norms import NormFactory
 from normbench.optim import build_optimizer
+from normbench.optim._schedule import build_scheduler
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Built:
     data: Splits  # on `device`, or in host memory where the data exceed the device's budget (streamed)
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler  # stepped after every optimizer step
     batches: Batches
     max_steps: int
     device: torch.device
@@ -46,4 +49,5 @@ def build(cfg) -> Built:
     optimizer = build_optimizer(options.optim, model.parameters())
     batches = fed.batches
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps
-    return Built(options, fed.data, model, optimizer, batches, max_steps, device, make_norm.made)
+    scheduler = build_scheduler(options.optim, optimizer, max_steps)
+    return Built(options, fed.data, model, optimizer, scheduler, batches, max_steps, device, make_norm.made)

@@ -33,7 +33,7 @@ from normbench.rundir.contract import (
     SKIPPED,
     SUMMARY,
 )
-from normbench.rundir.identity import identity_record, run_hparams, run_norm_label
+from normbench.rundir.identity import identity_record, run_hparams, run_norm_label, run_optimizer_label
 from normbench.rundir.lock import RunBusy, RunLock
 from normbench.rundir.metrics_log import MetricsLog, resume_problem
 from normbench.rundir.recorded import Unreadable, recorded
@@ -205,8 +205,10 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "data": cfg.data.name,
         "batch_size": cfg.batch_size,
         "seed": cfg.seed,
-        "optimizer": cfg.optim.name,
-        "lr": cfg.optim.lr,
+        "optimizer": run_optimizer_label(cfg),  # with its schedule, e.g. `adam warmup=100 cosine`
+        "lr": cfg.optim.lr,  # the peak learning rate
+        "lr_schedule": built.options.optim.schedule.value,
+        "warmup_steps": built.options.optim.warmup_steps,
         "steps": outcome.steps,
         "max_steps": built.max_steps,
         **final,

@@ -1,8 +1,8 @@
 """The training loop: plain and readable (after nanoGPT), with logging that stays off the hot path.
 
-Per step: forward, cross-entropy, backward, optimizer step. The loss and the predictions
-stay on the device until a log point, where a whole window is read back at once (one host sync per
-window, not per step). A non-finite loss, or one above `trainer.divergence_loss`, ends the run as
+Per step: forward, cross-entropy, backward, optimizer step, learning-rate scheduler step. The loss and the
+predictions stay on the device until a log point, where a whole window is read back at once
+(one host sync per window, not per step). A non-finite loss, or one above `trainer.divergence_loss`, ends the run as
 `diverged` at the first such step: nothing after it is logged and nothing is padded.
 """
 
@@ -76,6 +76,7 @@ class _Window:
 
     first_step: int
     started: float = field(default_factory=time.perf_counter)
+    lr: float = 0.0  # the learning rate of the window's last step (logged as train/lr)
     losses: list = field(default_factory=list)
     predictions: list = field(default_factory=list)
     targets: list = field(default_factory=list)
@@ -93,6 +94,7 @@ class Trainer:
         self.settings = settings
         self.model, self.optimizer, self.data, self.batches = built.model, built.optimizer, built.data, built.batches
         self.device = built.device  # the data may stay in host memory (streamed): test batches are moved here
+        self.scheduler = built.scheduler
         self.log, self.progress, self.on_checkpoint = log, progress, on_checkpoint
         self.max_steps, self.step = built.max_steps, 0
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -107,12 +109,15 @@ class Trainer:
     def state_dict(self) -> dict:
         """Everything that decides what training does next, except the global random generators."""
         return {"step": self.step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "batches": self.batches.state_dict(), "latest": dict(self.latest), "scaler": self.mixed.state_dict()}
+                "scheduler": self.scheduler.state_dict(), "batches": self.batches.state_dict(),
+                "latest": dict(self.latest), "scaler": self.mixed.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.step = state["step"]
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if "scheduler" in state:  # checkpoints written before schedules existed ran at a constant lr
+            self.scheduler.load_state_dict(state["scheduler"])
         self.batches.load_state_dict(state["batches"])
         self.latest.update(state["latest"])
         self.mixed.load_state_dict(state.get("scaler", {}))  # fp16's loss scale; absent in older checkpoints
@@ -188,7 +193,9 @@ class Trainer:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.settings.grad_clip)
         elif want_grad_norm:
             grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
+        window.lr = self.optimizer.param_groups[0]["lr"]  # the rate this step uses: the scheduler moves it next
         self.mixed.step(self.optimizer)
+        self.scheduler.step()
         window.losses.append(loss.detach())
         window.predictions.append(logits.argmax(dim=1))
         window.targets.append(y)
@@ -202,7 +209,7 @@ class Trainer:
         batch = self.settings.batch_size
         correct = (torch.stack(window.predictions) == torch.stack(window.targets)).sum().item()
         acc = correct / (batch * len(losses))
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = window.lr
         throughput = len(losses) * batch / max(time.perf_counter() - window.started, 1e-9)
         self.log.per_step(window.first_step, "train", "loss", losses)
         for metric, value in (("acc", acc), ("lr", lr), ("samples_per_s", throughput)):

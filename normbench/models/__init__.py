@@ -1,4 +1,4 @@
-"""Models (MLP, CNN, RNN, torchvision's, your own factory), each registered by name in its own module."""
+"""Models (MLP, CNN, RNN, Transformer, torchvision's, your own factory), each registered by name in its own module."""
 
 from normbench.models._registry import MODELS, InputSpec, build_model, register_model
 from normbench.models._swaps import NormSwap, NormSwapped

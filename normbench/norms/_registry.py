@@ -5,6 +5,7 @@ Roles are the shapes a norm can meet in normbench's models:
   map1d     (N, C, L)      a 1-D conv feature map
   map2d     (N, C, H, W)   a 2-D conv feature map
   step      (N, F) or (N, T, F) at time step(s) t..t+T-1 inside a recurrent cell; called as norm(x, t)
+  tokens    (N, T, D)      a Transformer's token tensor: per-token norms act over D, BN over batch × tokens
 
 A norm module registers `build(cfg, site) -> nn.Module` with `register_norm(name, roles=..., config=...)`,
 where `cfg` is an instance of its own schema (a `NormConfig` subclass; the plain `NormConfig` for a norm with
@@ -21,12 +22,13 @@ from normbench.config.options import NormConfig
 from normbench.config.registry import Option, Registry
 from normbench.errors import ConfigError
 
-ROLES = ("features", "map1d", "map2d", "step")
+ROLES = ("features", "map1d", "map2d", "step", "tokens")
 ROLE_MEANING = {
     "features": "a feature vector",
     "map1d": "a 1-D feature map",
     "map2d": "a 2-D feature map",
     "step": "a recurrent step",
+    "tokens": "a Transformer's tokens",
 }
 
 

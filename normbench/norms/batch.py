@@ -20,6 +20,7 @@ from torch import nn
 
 from normbench.config.options import NormConfig, finite, positive, within
 from normbench.norms._registry import register_norm
+from normbench.norms._tokens import TokenRows
 
 
 class EvalStats(Enum):
@@ -173,7 +174,8 @@ class StepwiseBatchNorm(BatchFamilyNorm):
         return F.batch_norm(x, mean, var, weight, bias, self.training or mean is None, self.momentum, self.eps)
 
 
-@register_norm("batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True, config=BatchNormConfig)
+@register_norm("batch", roles=("features", "map1d", "map2d", "step", "tokens"), batch_dependent=True,
+               config=BatchNormConfig)
 def build(cfg: BatchNormConfig, site):
     common = dict(eps=cfg.eps, momentum=cfg.momentum, affine=cfg.affine, track_running_stats=cfg.track_running_stats)
     if site.role == "step":
@@ -182,4 +184,4 @@ def build(cfg: BatchNormConfig, site):
     norm = cls(site.num_features, **common)
     if cfg.gamma_init is not None and norm.weight is not None:
         nn.init.constant_(norm.weight, cfg.gamma_init)
-    return norm
+    return TokenRows(norm) if site.role == "tokens" else norm  # tokens: statistics over batch × tokens

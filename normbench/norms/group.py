@@ -8,6 +8,7 @@ from normbench.config.options import NormConfig, positive
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
 from normbench.norms._step import EachStep
+from normbench.norms._tokens import TokenRows
 
 
 def _check_groups(groups: int, channels: int, owner: str) -> None:
@@ -30,8 +31,10 @@ class GroupNormConfig(NormConfig):
         positive(self.groups, "norm.groups")
 
 
-@register_norm("group", roles=("features", "map1d", "map2d", "step"), config=GroupNormConfig)
+@register_norm("group", roles=("features", "map1d", "map2d", "step", "tokens"), config=GroupNormConfig)
 def build(cfg: GroupNormConfig, site):
     _check_groups(cfg.groups, site.num_features, site.owner)
     norm = nn.GroupNorm(cfg.groups, site.num_features, eps=cfg.eps, affine=cfg.affine)
+    if site.role == "tokens":  # each token's D features in groups
+        return TokenRows(norm)
     return EachStep(norm) if site.role == "step" else norm

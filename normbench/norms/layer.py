@@ -2,7 +2,8 @@
 
 On conv maps the statistics run over (channels, positions) with one gain and bias per *channel*, as in
 the paper; that is GroupNorm(1, C). `nn.LayerNorm([C, L])` would give every element its own gain: a
-different model, which normbench does not use.
+different model, which normbench does not use. On a Transformer's tokens (N, T, D): each token across its D
+features (`nn.LayerNorm(D)` over the last dimension).
 """
 
 from torch import nn
@@ -11,7 +12,7 @@ from normbench.norms._registry import register_norm
 from normbench.norms._step import EachStep
 
 
-@register_norm("layer", roles=("features", "map1d", "map2d", "step"))
+@register_norm("layer", roles=("features", "map1d", "map2d", "step", "tokens"))
 def build(cfg, site):
     if site.role in ("map1d", "map2d"):
         return nn.GroupNorm(1, site.num_features, eps=cfg.eps, affine=cfg.affine)

@@ -1,7 +1,8 @@
 """RMSNorm (Zhang & Sennrich 2019): each sample divided by the root mean square of its features.
 
 No mean subtraction and a gain only (no bias). On conv maps the RMS runs over (channels, positions)
-with one gain per channel, the same convention as LayerNorm here.
+with one gain per channel, the same convention as LayerNorm here. On a Transformer's tokens (N, T, D): each
+token across its D features.
 """
 
 import torch
@@ -25,7 +26,7 @@ class ChannelRMSNorm(nn.Module):
         return y * self.weight.view(1, -1, *([1] * (x.dim() - 2)))
 
 
-@register_norm("rms", roles=("features", "map1d", "map2d", "step"), shifts=False)  # a gain, no shift
+@register_norm("rms", roles=("features", "map1d", "map2d", "step", "tokens"), shifts=False)  # a gain, no shift
 def build(cfg, site):
     if site.role in ("map1d", "map2d"):
         return ChannelRMSNorm(site.num_features, cfg.eps, cfg.affine)

@@ -9,6 +9,11 @@ mean(a) − mean(b), with a Welch interval over the seeds (see docs/report.md). 
   inconclusive  the interval includes 0 (or fewer than two seeds per group: no interval exists)
   not covered   the runs lack the groups the claim needs
 Adding a claim is one more `Claim(...)` in CLAIMS.
+
+Claims about one kind of model name it (`model="transformer"`): judged per label of that model only (the
+Transformer's labels carry the norm position, `transformer-pre`, `transformer-post`), and left out of a report
+without runs of it, as every claim is for a model that was not run. The warm-up claim (compare="warmup_drop")
+compares the two norm positions of one model instead of two norms: see `_warmup_comparisons`.
 """
 
 import math
@@ -20,6 +25,7 @@ import pandas as pd
 from normbench.report.groups import SETTING, describe, series_along
 from normbench.report.run_metrics import METRICS, format_effect
 from normbench.report.stats import LEVEL, welch_contrast
+from normbench.rundir.contract import optimizer_name
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COVERED = "supported", "contradicted", "inconclusive", "not covered"
 
@@ -39,6 +45,11 @@ class Claim:
     # "all" learning rates, or only the "largest" one of each series of settings differing only in lr
     # (needs at least two learning rates run with both norms).
     lr: str = "all"
+    # Only runs of this model ("" = every model), judged per label of it.
+    model: str = ""
+    # compare="warmup_drop": a and b are two variants (norm positions) of `model`, all with norm `norm`; the
+    # effect is drop(a) − drop(b), drop = metric with warm-up − metric without, at the largest lr that trains.
+    norm: str = ""
 
 
 CLAIMS = (
@@ -57,7 +68,17 @@ CLAIMS = (
           "learning rate, diverged runs scored 0)", "final_test_acc_or_0", "batch", "none", "higher", lr="largest"),
     Claim("6", "BN smooths the loss landscape (smaller probe loss variation than no normalization)",
           "probe_loss_variation", "batch", "none", "lower"),
+    # Xiong et al. 2020: Post-LN's gradients near the output are large at initialization, so it needs warm-up.
+    Claim("7", "Post-LN needs learning-rate warm-up; Pre-LN does not (drop in final test accuracy, diverged = 0, "
+          "when warm-up is removed, Post-LN − Pre-LN, at the largest learning rate that trains with warm-up)",
+          "final_test_acc_or_0", "post", "pre", "higher", compare="warmup_drop", model="transformer", norm="layer"),
+    # Shen et al. 2020 (PowerNorm): naive BN in Transformers trains worse than LN.
+    Claim("8", "BN trains Transformers worse than LN (final test accuracy, LN − BN)", "final_test_acc", "layer",
+          "batch", "higher", model="transformer"),
 )
+
+# "Trains" for claim 7: seeds' mean accuracy (diverged = 0) at least this many times chance (1 / classes).
+TRAINS_OVER_CHANCE = 2.0
 
 
 @dataclass
@@ -93,10 +114,18 @@ class ClaimResult:
 
 def evaluate_claims(usable: pd.DataFrame, claims=CLAIMS, level: float = LEVEL) -> list[ClaimResult]:
     """Every claim for every model (claims are judged per model, never pooled across models)."""
-    models = sorted(usable["model_label"].unique())
     name_experiment = usable["experiment"].nunique() > 1
-    return [evaluate_claim(claim, usable[usable["model_label"] == model], model, level, name_experiment)
-            for claim in claims for model in models]
+    results = []
+    for claim in claims:
+        runs = usable[usable["model"] == claim.model] if claim.model else usable
+        if runs.empty:
+            continue
+        if claim.compare == "warmup_drop":  # one verdict for the model: it compares the model's own variants
+            results.append(evaluate_claim(claim, runs, claim.model, level, name_experiment))
+        else:
+            results += [evaluate_claim(claim, runs[runs["model_label"] == model], model, level, name_experiment)
+                        for model in sorted(runs["model_label"].unique())]
+    return results
 
 
 def evaluate_claim(claim: Claim, runs: pd.DataFrame, model: str, level: float = LEVEL,
@@ -122,7 +151,7 @@ def evaluate_claim(claim: Claim, runs: pd.DataFrame, model: str, level: float = 
              for comparison in complete for values, coefficient in comparison.terms]
     contrast = welch_contrast(terms, level)
     result = verdict(claim.direction, contrast.low, contrast.high)
-    if claim.compare == "batch_size_drop":
+    if claim.compare in ("batch_size_drop", "warmup_drop"):
         result, note = _own_drop_check(claim, complete, result, note, level)
     return ClaimResult(claim, model, result, contrast.estimate, contrast.low, contrast.high, comparisons,
                        len(complete), note)
@@ -152,6 +181,8 @@ def verdict(direction: str, low: float, high: float) -> str:
 
 def _matched(claim: Claim, runs: pd.DataFrame, name_experiment: bool) -> tuple[list[Comparison], str]:
     """The claim's matched comparisons in these runs, and a note on what was missing or left out."""
+    if claim.compare == "warmup_drop":
+        return _warmup_comparisons(claim, runs, name_experiment)
     pair = runs[runs["norm"].isin((claim.a, claim.b))]
     both, ambiguous = _cells_with_both(pair, claim)
     note = _join(f"no setting has runs of both {claim.a} and {claim.b}" if both.empty else "",
@@ -228,3 +259,70 @@ def comparison_interval(comparison: Comparison, level: float = LEVEL) -> tuple[f
     contrast = welch_contrast(comparison.terms, level)
     return contrast.low, contrast.high
 
+
+
+# --- claim 7: warm-up, Post-LN against Pre-LN -------------------------------------------------------------
+# A cell of the warm-up comparison: what it holds fixed. The optimizer's label carries the warm-up length, so the
+# cell names the optimizer by its registered name and its decay instead; the variant (norm position) and the
+# warm-up are the two factors compared.
+_WARMUP_CELL = ("experiment", "data", "batch_size", "optimizer_base", "lr_schedule")
+
+
+def _warmup_comparisons(claim: Claim, runs: pd.DataFrame, name_experiment: bool) -> tuple[list[Comparison], str]:
+    """One comparison per cell: drop(a) − drop(b), drop = metric(with warm-up) − metric(without), at the largest
+    learning rate at which both variants train *with* warm-up (seed mean ≥ TRAINS_OVER_CHANCE × chance)."""
+    frame = _warmup_frame(runs[runs["norm"] == claim.norm])
+    variants = frame[frame["model_cell"].isin((claim.a, claim.b))]
+    if variants.empty:
+        return [], f"no runs of {claim.model}-{claim.a} or {claim.model}-{claim.b} with norm={claim.norm}"
+    factors = ["model_cell", "warm"]
+    configs = variants.groupby([*_WARMUP_CELL, "lr", *factors], dropna=False)["group_hash"].nunique()
+    if (configs > 1).any():
+        return [], "several warm-up lengths (or other settings) in one cell: no single comparison"
+    values = {key: group[claim.metric].dropna().to_numpy(dtype=np.float64)
+              for key, group in variants.groupby([*_WARMUP_CELL, "lr", *factors], dropna=False)}
+    comparisons, notes = [], []
+    for cell, rows in variants.groupby(list(_WARMUP_CELL), dropna=False):
+        lr = _largest_lr_that_trains(rows, claim, values, cell)
+        if lr is None:
+            notes.append(f"{describe(dict(zip(_WARMUP_CELL, cell)), ['data', 'batch_size'])}: no learning rate at "
+                         f"which {claim.a} and {claim.b} both train with warm-up and both ran without it")
+            continue
+        label = f"{_warmup_cell_label(cell, name_experiment)} · lr={lr:g}"
+        comparisons.append(Comparison(label, [
+            (values[(*cell, lr, claim.a, True)], 1.0), (values[(*cell, lr, claim.a, False)], -1.0),
+            (values[(*cell, lr, claim.b, True)], -1.0), (values[(*cell, lr, claim.b, False)], 1.0),
+        ]))
+    return comparisons, _join(*notes)
+
+
+def _warmup_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs with the cell's columns: the optimizer's name and decay, and whether it warmed up (runs written
+    before schedules existed had neither: constant, no warm-up)."""
+    frame = runs.copy()
+    for column, default in (("warmup_steps", 0), ("lr_schedule", "constant")):
+        frame[column] = frame[column].fillna(default) if column in frame else default
+    frame["warm"] = pd.to_numeric(frame["warmup_steps"]) > 0
+    frame["optimizer_base"] = frame["optimizer"].map(optimizer_name)
+    return frame
+
+
+def _largest_lr_that_trains(rows: pd.DataFrame, claim: Claim, values: dict, cell: tuple) -> float | None:
+    classes = pd.to_numeric(rows.get("data_num_classes", pd.Series(dtype=float)), errors="coerce").dropna()
+    chance = 1.0 / classes.iloc[0] if len(classes) else 0.1
+    candidates = []
+    for lr in sorted(rows["lr"].unique()):
+        keys = [(*cell, lr, variant, warm) for variant in (claim.a, claim.b) for warm in (True, False)]
+        if not all(key in values and len(values[key]) for key in keys):
+            continue
+        if all(np.mean(values[(*cell, lr, variant, True)]) >= TRAINS_OVER_CHANCE * chance
+               for variant in (claim.a, claim.b)):
+            candidates.append(lr)
+    return max(candidates) if candidates else None
+
+
+def _warmup_cell_label(cell: tuple, name_experiment: bool) -> str:
+    values = dict(zip(_WARMUP_CELL, cell))
+    shown = ["data", "batch_size"] + (["experiment"] if name_experiment else [])
+    decay = values["lr_schedule"]
+    return describe(values, shown) + f" · {values['optimizer_base']}" + (f" {decay}" if decay != "constant" else "")

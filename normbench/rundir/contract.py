@@ -97,6 +97,22 @@ def comparison_norm_label(name: str) -> str:
     return parts[0] if len(set(parts)) == 1 else str(name)
 
 
+def optimizer_label(name: str, schedule: str = "constant", warmup_steps: int = 0) -> str:
+    """`adam` at a constant learning rate; with a warm-up and/or a decay `adam warmup=100 cosine`, so runs that
+    differ in their schedule are different settings (a run without a schedule reads as it always did)."""
+    parts = [str(name)]
+    if warmup_steps:
+        parts.append(f"warmup={int(warmup_steps)}")
+    if schedule != "constant":
+        parts.append(str(schedule))
+    return " ".join(parts)
+
+
+def optimizer_name(label: str) -> str:
+    """The optimizer's registered name in an `optimizer_label` (names have no spaces)."""
+    return str(label).split(" ", 1)[0]
+
+
 def norm_label(norm: str, layer_norms=None) -> str:
     """The report's label of a run's norm: `batch` for [batch, batch], `batch+layer` for the blog's mix."""
     return comparison_norm_label(layer_norms_name(norm, layer_norms))

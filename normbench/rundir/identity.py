@@ -29,6 +29,7 @@ from normbench.rundir.contract import (
     layer_norms_name,
     model_label,
     norm_label,
+    optimizer_label,
 )
 
 IDENTITY_SECTIONS = ("model", "norm", "data", "optim", "trainer", "probe")
@@ -109,7 +110,7 @@ def run_hparams(cfg: DictConfig) -> dict[str, bool | int | float | str]:
     identity (`norm.groups`, `optim.weight_decay`, `trainer.max_steps`, `deterministic`, ...), added fields at
     their default included. Values are bools, numbers or strings (Enums by name, a list or null as JSON)."""
     labels = {"model": run_model_label(cfg), "norm": run_norm_label(cfg), "data": cfg.data.name,
-              "batch_size": cfg.batch_size, "optimizer": cfg.optim.name, "lr": cfg.optim.lr, "seed": cfg.seed}
+              "batch_size": cfg.batch_size, "optimizer": run_optimizer_label(cfg), "lr": cfg.optim.lr, "seed": cfg.seed}
     values = {key: labels[key] for key in HPARAM_KEYS}
     for key, value in _flat(identity_dict(cfg, with_defaults=True)).items():
         if key not in _LABELLED and key not in values:
@@ -130,6 +131,11 @@ def _flat(values: dict, prefix: str = "") -> dict:
 def run_model_label(cfg: DictConfig) -> str:
     model = OmegaConf.to_object(cfg.model)
     return model_label(model.name, model.variant())
+
+
+def run_optimizer_label(cfg: DictConfig) -> str:
+    optim = OmegaConf.to_object(cfg.optim)
+    return optimizer_label(optim.name, optim.schedule.value, optim.warmup_steps)
 
 
 def run_norm_label(cfg: DictConfig) -> str:

@@ -21,7 +21,7 @@ def test_train_is_a_hydra_app():
     assert help_out.returncode == 0
     groups = dict(line.split(": ", 1) for line in help_out.stdout.splitlines() if line.startswith(("model: ", "data: ")))
     data = "cifar10, cifar100, csv, digits, fashion_mnist, image_folder, mnist, mnist1d, npz, synthetic"
-    assert groups == {"model": "cnn, factory, mlp, rnn, torchvision", "data": data}
+    assert groups == {"model": "cnn, factory, mlp, rnn, torchvision, transformer", "data": data}
     cfg = run_cli("train", "--cfg", "job", "model=cnn", "norm=group", "norm.groups=25")
     assert cfg.returncode == 0
     assert "name: cnn" in cfg.stdout and "groups: 25" in cfg.stdout

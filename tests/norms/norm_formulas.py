@@ -3,6 +3,8 @@
 Nothing here calls normbench or torch's normalization ops: these are the independent side of every comparison.
 Inputs are channel-first: (N, C) feature vectors, (N, C, *positions) conv maps; the step role is (N, F) at step
 t, or (N, T, F) for steps t..t+T-1, processed one step at a time (so running statistics update in step order).
+The tokens role is a Transformer's (N, T, D), features *last*: its formulas are written out separately
+(`token_*`), over the dimensions the papers name (LN/RMS: each token over D; BN: each feature over N × T).
 
 Each reference is `ref(x, params, running, ctx) -> y`:
   params   {"weight", "bias", "mean_weight", "var_weight"}: float64 tensors (requires_grad for gradient checks)
@@ -93,7 +95,50 @@ def bn_step(xs, slot, params, running, ctx, update=True):
     return affine((xs - mean) / torch.sqrt(var + ctx.eps), params)
 
 
+def token_affine(y: torch.Tensor, params: dict) -> torch.Tensor:
+    """Gain and shift per feature, the last dimension of a token tensor."""
+    if "weight" in params:
+        y = y * params["weight"]
+    if "bias" in params:
+        y = y + params["bias"]
+    return y
+
+
+def token_batch(x, params, running, ctx):
+    """Shen et al. 2020 (BN in Transformers): each feature d over the batch and the tokens, dims (0, 1); running
+    variance updated with the unbiased variance of those N·T values, as PyTorch does."""
+    if ctx.training or running is None:
+        mean, var = moments(x, [0, 1])
+        if ctx.training and running is not None:
+            count = x.shape[0] * x.shape[1]
+            running["mean"][0] = ema(running["mean"][0], mean.detach().flatten(), ctx.momentum)
+            running["var"][0] = ema(running["var"][0], var.detach().flatten() * count / (count - 1), ctx.momentum)
+    else:
+        mean, var = running["mean"][0], running["var"][0]
+    return token_affine((x - mean) / torch.sqrt(var + ctx.eps), params)
+
+
+def token_layer(x, params, running, ctx):
+    """Ba et al. 2016 per token: mean and variance over the D features of each token."""
+    mean, var = moments(x, [-1])
+    return token_affine((x - mean) / torch.sqrt(var + ctx.eps), params)
+
+
+def token_rms(x, params, running, ctx):
+    """Zhang & Sennrich 2019 per token: x / sqrt(mean over D of x² + ε) · g."""
+    return token_affine(x / torch.sqrt((x**2).mean(dim=-1, keepdim=True) + ctx.eps), params)
+
+
+def token_group(x, params, running, ctx):
+    """Wu & He 2018 per token: the D features in G groups of D/G, each group's own mean and variance."""
+    grouped = x.reshape(*x.shape[:-1], ctx.groups, -1)
+    mean, var = moments(grouped, [-1])
+    return token_affine(((grouped - mean) / torch.sqrt(var + ctx.eps)).reshape(x.shape), params)
+
+
 def batch(x, params, running, ctx):
+    if ctx.role == "tokens":
+        return token_batch(x, params, running, ctx)
     return over_steps(lambda xs, slot: bn_step(xs, slot, params, running, ctx), x, ctx)
 
 
@@ -174,6 +219,8 @@ def switch(x, params, running, ctx):
 
 def layer(x, params, running, ctx):
     """Ba et al. 2016: each sample across all its features (conv maps: channels × positions, gain per channel)."""
+    if ctx.role == "tokens":
+        return token_layer(x, params, running, ctx)
 
     def call(xs, slot):
         mean, var = moments(xs, sample_dims(xs))
@@ -184,6 +231,8 @@ def layer(x, params, running, ctx):
 
 def group(x, params, running, ctx):
     """Wu & He 2018: each sample across a group of C/G channels × positions."""
+    if ctx.role == "tokens":
+        return token_group(x, params, running, ctx)
 
     def call(xs, slot):
         grouped = xs.reshape(xs.shape[0], ctx.groups, -1)
@@ -201,6 +250,8 @@ def instance(x, params, running, ctx):
 
 def rms(x, params, running, ctx):
     """Zhang & Sennrich 2019: divide by the root mean square over the sample's features; gain only."""
+    if ctx.role == "tokens":
+        return token_rms(x, params, running, ctx)
 
     def call(xs, slot):
         mean_square = (xs**2).mean(dim=sample_dims(xs), keepdim=True)

@@ -26,6 +26,7 @@ SHAPES = {
     "map1d": [((6, CHANNELS, 9), 0)],
     "map2d": [((5, CHANNELS, 3, 5), 0)],
     "step": [((6, 4, CHANNELS), 1), ((6, CHANNELS), 4), ((7, 2, CHANNELS), 0)],
+    "tokens": [((5, 7, CHANNELS), 0)],  # (N, T, D): features last
 }
 TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-5}
 # Batch renorm's schedule in absolute steps: at step 4, rmax = 1 + 2·(4−2)/(6−2) = 2 and dmax = 1·(4−2)/(4−2) = 1.

@@ -36,10 +36,11 @@ def test_every_norm_is_built_for_its_roles_and_refused_elsewhere(role):
                 create_norm(cfg, NormSite(role, 4))
 
 
-def test_zoo_norms_support_every_role_and_sync_batch_norm_is_not_registered():
+def test_zoo_norms_support_every_role_but_tokens_and_sync_batch_norm_is_not_registered():
     for name in ("batch_renorm", "ghost_batch", "switch"):
-        assert traits(name).roles == frozenset(ROLES)
+        assert traits(name).roles == frozenset(ROLES) - {"tokens"}  # the Transformer takes layer/rms/batch/group/none
         assert traits(name).batch_dependent
+    assert norms_for_role("tokens") == ["batch", "group", "layer", "none", "rms"]
     assert "sync_batch" not in NORMS.names()
 
 

@@ -80,7 +80,8 @@ def test_claims_without_their_groups_are_not_covered(tmp_path, make_run):
     assert results[("5", "mlp")].verdict == "not covered"  # no `none` runs
     assert results[("6", "mlp")].verdict == "not covered"
     assert "probe rows" in results[("6", "mlp")].note
-    assert {result.claim.id for result in results.values()} == {claim.id for claim in CLAIMS}
+    # Every claim about the models run (claims about one kind of model, the Transformer's, need its runs).
+    assert {result.claim.id for result in results.values()} == {claim.id for claim in CLAIMS if not claim.model}
 
 
 def _alternating(amplitude: float, steps: int = 400) -> dict:

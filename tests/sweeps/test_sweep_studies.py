@@ -9,7 +9,7 @@ from normbench.launch.tally import count_jobs
 from .conftest import normbench_train, run_dirs, summaries, tally_counts
 
 STUDY_SIZES = {"bn_vs_ln": 27, "small_batch": 84, "lr_sensitivity": 144, "rnn": 18, "blog_example": 12,
-               "your_model": 84}
+               "your_model": 84, "transformer_stability": 192}
 
 
 @pytest.mark.parametrize("study, runs", STUDY_SIZES.items())

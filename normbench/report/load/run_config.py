@@ -4,7 +4,14 @@ hashes that group it with its seeds."""
 import json
 from pathlib import Path
 
-from normbench.rundir.contract import HPARAM_KEYS, NON_IDENTITY_KEYS, digest, hashes, layer_norms_name
+from normbench.rundir.contract import (
+    HPARAM_KEYS,
+    NON_IDENTITY_KEYS,
+    digest,
+    hashes,
+    layer_norms_name,
+    optimizer_label,
+)
 
 # An event-only run's identity is its config minus the settings of how it was carried out, as the writer hashes
 # it today (identity v1, NON_IDENTITY_KEYS of normbench/config/schema.py). The contract's NON_IDENTITY_KEYS (v2)
@@ -52,7 +59,8 @@ def _hydra_columns(config: dict) -> dict:
         "data": config["data"]["name"],
         "batch_size": int(config["batch_size"]),
         "seed": int(config["seed"]),
-        "optimizer": config["optim"]["name"],
+        "optimizer": optimizer_label(config["optim"]["name"], config["optim"].get("schedule", "constant"),
+                                     config["optim"].get("warmup_steps", 0)),
         "lr": float(config["optim"]["lr"]),
     }
 
