@@ -42,7 +42,7 @@ def test_bad_values_are_refused_in_one_line(make_cfg, overrides, message):
     (["optimizer=sgd"], "there is no setting 'optimizer' (did you mean optim=sgd?)"),
     (["+trainer.max_stpes=5"], "trainer has no key 'max_stpes' (did you mean trainer.max_steps?)"),
     (["norm.grups=3"], "norm has no key 'grups' (did you mean norm.groups?)"),
-    (["model=mpl"], "model=mpl is not a model in configs/model/; choose one of: cnn, factory, mlp, rnn, torchvision (did you mean model=mlp?)"),
+    (["model=mpl"], "model=mpl is not a model in configs/model/; choose one of: cnn, factory, mlp, rnn, torchvision, transformer (did you mean model=mlp?)"),
     (["results_dir=/dev/null"], "results_dir=/dev/null is a file; give a directory"),
     (["results_dir=/dev/null/below"], "results_dir=/dev/null/below is below the file /dev/null"),
 ])
