@@ -1,4 +1,6 @@
-"""The CLI as a user meets it: subcommands, Hydra behaviour, one-line errors, sweeps, installed wheels."""
+"""The CLI as a user meets it: subcommands, Hydra behaviour, one-line errors, sweeps, installed wheels.
+
+The error cases run as forked commands (tests/forked.py): a process each, without an import of torch each."""
 
 import os
 import subprocess
@@ -36,18 +38,18 @@ def test_train_is_a_hydra_app():
     ("device=tpu", "device=tpu is not allowed"),
     ("norm=instance", "norm=instance has no meaning on a feature vector"),
 ])
-def test_bad_values_get_one_line_errors(tmp_path, override, message):
+def test_bad_values_get_one_line_errors(forked_normbench, tmp_path, override, message):
     if override == "device=cuda" and __import__("torch").cuda.is_available():
         pytest.skip("this machine has CUDA")
-    out = run_cli("train", f"results_dir={tmp_path}", *TINY, override)
+    out = forked_normbench.train(tmp_path / "logs", f"results_dir={tmp_path}", *TINY, override)
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
     assert len([line for line in out.stderr.splitlines() if line.startswith("normbench: error")]) == 1
     assert not any(tmp_path.rglob("summary.json"))  # refused before anything was written
 
 
-def test_group_count_must_divide_channels(tmp_path):
-    out = run_cli("train", "model=cnn", "norm=group", "norm.groups=4", f"results_dir={tmp_path}", *TINY)
+def test_group_count_must_divide_channels(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", "model=cnn", "norm=group", "norm.groups=4", f"results_dir={tmp_path}", *TINY)
     assert out.returncode == 2 and "choose one of: 1, 5, 25" in out.stderr
 
 
@@ -63,8 +65,8 @@ def test_group_count_must_divide_channels(tmp_path):
     ("batch_size=abc", "could not be converted to Integer"),
     ("learning_rate=1", "learning_rate=1: there is no setting 'learning_rate'"),
 ])
-def test_hydra_refuses_unknown_keys_options_and_types(tmp_path, override, message):
-    out = run_cli("train", *override.split(), f"results_dir={tmp_path}")
+def test_hydra_refuses_unknown_keys_options_and_types(forked_normbench, tmp_path, override, message):
+    out = forked_normbench.train(tmp_path / "logs", *override.split(), f"results_dir={tmp_path}")
     assert out.returncode != 0 and message in out.stderr
 
 
@@ -83,8 +85,8 @@ def test_multirun_writes_one_directory_per_run(tmp_path):
         assert summary["run_name"] == run.name
 
 
-def test_divergence_exits_zero(tmp_path):
-    out = run_cli("train", "optim=sgd", "optim.lr=1e12", "norm=none", f"results_dir={tmp_path}", *TINY)
+def test_divergence_exits_zero(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", "optim=sgd", "optim.lr=1e12", "norm=none", f"results_dir={tmp_path}", *TINY)
     assert out.returncode == 0
     (summary_path,) = tmp_path.rglob("summary.json")
     assert '"status": "diverged"' in summary_path.read_text()

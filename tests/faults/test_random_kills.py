@@ -15,8 +15,6 @@ the number of kills and the random sequence (e.g. a longer soak: NORMBENCH_KILLS
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,9 +22,10 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from normbench.rundir.contract import CHECKPOINT, LOCK, SUMMARY
+from tests.forked import SweepServer
 from tests.sweeps.conftest import tally_counts, write_tiny_study
 
-from .conftest import REPO, metrics, steps_of
+from .conftest import metrics, steps_of
 
 KILLS = int(os.environ.get("NORMBENCH_KILLS", "20"))
 SEED = int(os.environ.get("NORMBENCH_KILL_SEED", "20261126"))
@@ -35,24 +34,6 @@ DEADLINE_S = 240  # a hard stop for a machine far slower than expected; the loop
 # Most kills land while the sweep's jobs run: the delay counts from Hydra's "Launching" line, up to about the
 # jobs' whole time on 2 busy cores. One kill in STARTUP_KILLS lands earlier, while the command starts up.
 JOBS_S, STARTUP_S, STARTUP_KILLS = 1.3, 1.0, 6
-
-
-class SweepServer:
-    def __init__(self):
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("sweep_server.py"))], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert json.loads(self.process.stdout.readline()) == {"ready": True}
-
-    def run(self, argv: list[str], log: Path, kill_after: float | None, clock_from: str | None = None) -> dict:
-        request = {"argv": argv, "log": str(log), "kill_after": kill_after, "clock_from": clock_from}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 @pytest.fixture
