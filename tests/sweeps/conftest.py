@@ -51,9 +51,13 @@ def normbench_train(*args, timeout=240, env=None, **popen):
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def tiny_sweep_argv(results: Path, config_dir: Path, *args) -> list[str]:
+    """`normbench train` arguments of a sweep of the `tiny` study into `results`."""
+    return ["-m", "--config-dir", str(config_dir), "experiment=tiny", *BASE, f"results_dir={results}", *args]
+
+
 def tiny_sweep(results: Path, config_dir: Path, *args, **kwargs):
-    return normbench_train("-m", "--config-dir", str(config_dir), "experiment=tiny", *BASE, f"results_dir={results}",
-                           *args, **kwargs)
+    return normbench_train(*tiny_sweep_argv(results, config_dir, *args), **kwargs)
 
 
 def run_dirs(study_dir: Path) -> list[Path]:
