@@ -18,13 +18,13 @@ def test_top_level_help_lists_subcommands():
         assert f"  {command}" in out.stdout
 
 
-def test_train_is_a_hydra_app():
-    help_out = run_cli("train", "--help")
+def test_train_is_a_hydra_app(forked_normbench, tmp_path):
+    help_out = forked_normbench.train(tmp_path / "logs", "--help")
     assert help_out.returncode == 0
     groups = dict(line.split(": ", 1) for line in help_out.stdout.splitlines() if line.startswith(("model: ", "data: ")))
     data = "cifar10, cifar100, csv, digits, fashion_mnist, image_folder, mnist, mnist1d, npz, synthetic"
     assert groups == {"model": "cnn, factory, mlp, rnn, torchvision", "data": data}
-    cfg = run_cli("train", "--cfg", "job", "model=cnn", "norm=group", "norm.groups=25")
+    cfg = forked_normbench.train(tmp_path / "logs", "--cfg", "job", "model=cnn", "norm=group", "norm.groups=25")
     assert cfg.returncode == 0
     assert "name: cnn" in cfg.stdout and "groups: 25" in cfg.stdout
 
@@ -70,9 +70,9 @@ def test_hydra_refuses_unknown_keys_options_and_types(forked_normbench, tmp_path
     assert out.returncode != 0 and message in out.stderr
 
 
-def test_multirun_writes_one_directory_per_run(tmp_path):
-    out = run_cli("train", "-m", "norm=batch,layer", "seed=0,1", "data=synthetic", "data.num_train=200",
-                  f"results_dir={tmp_path}", *TINY)
+def test_multirun_writes_one_directory_per_run(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", "-m", "norm=batch,layer", "seed=0,1", "data=synthetic",
+                                 "data.num_train=200", f"results_dir={tmp_path}", *TINY)
     assert out.returncode == 0, out.stderr
     runs = sorted(p.parent for p in (tmp_path / "default").glob("*/summary.json"))
     rest = "synthetic_bs100_adam-lr0.01"
