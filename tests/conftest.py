@@ -36,10 +36,8 @@ def _shared_cache_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def forked_normbench(tmp_path_factory):
-    """A tests/faults/sweep_server.py for this test process: `.train(logs_dir, *argv)` forks `normbench train`."""
-    from tests.forked import SweepServer
+def forked_normbench():
+    """This test process's tests/faults/sweep_server.py: `.train(logs_dir, *argv)` forks `normbench train`."""
+    from tests import forked
 
-    server = SweepServer()
-    yield server
-    server.close()
+    return forked.server()

@@ -9,7 +9,8 @@ appears in the log) it kills the whole group with os.killpg(SIGKILL) unless the 
 it answers on stdout, one JSON line per request:
 
   request:  {"argv": [...], "log": "/path/to/log", "kill_after": 0.7, "clock_from": "Launching"}
-            (kill_after null: never kill; clock_from null: count from the start; "err": "/path" optional)
+            (kill_after null: never kill; clock_from null: count from the start; optional: "err": "/path",
+            "env": {...} the child's whole environment, as a fresh process given env= would have it)
   answer:   {"killed": true|false, "exit": code or -signal, "seconds": wall time}
 
 The child is only reaped after the kill, so the process group killed is always the child's own.
@@ -32,8 +33,11 @@ import normbench.cli.train  # noqa: F401  (Hydra app, schemas and resolvers, as 
 import normbench.engine.run  # noqa: F401  (what the task imports when it starts)
 
 
-def _child(argv: list[str], log: str, err: str | None) -> None:
+def _child(argv: list[str], log: str, err: str | None, env: dict | None) -> None:
     os.setsid()
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     os.dup2(os.open(log, flags, 0o644), 1)
     os.dup2(os.open(err, flags, 0o644) if err else 1, 2)
@@ -57,8 +61,12 @@ def _serve(request: dict) -> dict:
     log = Path(request["log"])
     pid = os.fork()
     if pid == 0:
-        _child(request["argv"], str(log), request.get("err"))
+        _child(request["argv"], str(log), request.get("err"), request.get("env"))
     kill_after, marker = request.get("kill_after"), request.get("clock_from")
+    if kill_after is None:  # nothing to watch for: wait without polling
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return {"killed": False, "exit": code, "seconds": round(time.monotonic() - started, 3)}
     clock = None if marker else started  # with a marker, the delay counts from its first appearance in the log
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
