@@ -33,7 +33,10 @@ SEEDS, MAX_STEPS, EVAL, CHECKPOINT_EVERY = (0, 1), 60, 10, 5
 DEADLINE_S = 240  # a hard stop for a machine far slower than expected; the loop takes ~30-50 s on 2 cores
 # Most kills land while the sweep's jobs run: the delay counts from Hydra's "Launching" line, up to about the
 # jobs' whole time on 2 busy cores. One kill in STARTUP_KILLS lands earlier, while the command starts up.
-JOBS_S, STARTUP_S, STARTUP_KILLS = 1.3, 1.0, 6
+# Each kill in a row within one round stretches both windows by STRETCH: on a machine so busy (a second test
+# worker, other jobs) that a launch cannot reach its next checkpoint within the window, the round would
+# otherwise kill every launch until the deadline; stretched, the kills still land mid-run and the round ends.
+JOBS_S, STARTUP_S, STARTUP_KILLS, STRETCH = 1.3, 1.0, 6, 1.5
 
 
 @pytest.fixture
@@ -74,18 +77,21 @@ def test_random_kills_of_a_checkpointed_sweep_lose_and_repeat_nothing(server, tm
         results = tmp_path / f"round{rounds}"
         argv = ["-m", "--config-dir", str(conf), "experiment=tiny", "data=synthetic", f"results_dir={results}",
                 f"seed={','.join(map(str, SEEDS))}", f"trainer.checkpoint_interval={CHECKPOINT_EVERY}"]
+        streak = 0  # launches of this round killed so far
         while True:
             assert time.monotonic() - started < DEADLINE_S, f"{kills} kills in {launches} launches: too slow"
             launches += 1
             log = tmp_path / f"launch{launches}.log"
+            stretch = STRETCH ** streak
             if rng.randrange(STARTUP_KILLS):
-                answer = server.run(argv, log, kill_after=rng.uniform(0.0, JOBS_S), clock_from="Launching")
+                answer = server.run(argv, log, kill_after=rng.uniform(0.0, JOBS_S * stretch), clock_from="Launching")
             else:
-                answer = server.run(argv, log, kill_after=rng.uniform(0.0, STARTUP_S))
+                answer = server.run(argv, log, kill_after=rng.uniform(0.0, STARTUP_S * stretch))
             text = log.read_text()
             resumes += text.count(": resuming from step")
             if answer["killed"]:
                 kills += 1
+                streak += 1
                 continue
             assert answer["exit"] == 0, text
             break
