@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up normbench with its test dependencies and run the whole test suite in two pytest-xdist workers
-# (about 5 minutes on an idle 2-core machine; NORMBENCH_TEST_WORKERS=N picks another count, 0 runs it in one
+# (about 4 minutes on 2 cores; NORMBENCH_TEST_WORKERS=N picks another count, 0 runs it in one
 # process; arguments go to pytest after ours, so an `-n 0` there wins too),
 # then, as root on a machine with apt-get, the SLURM smoke test (scripts/slurm_smoke.sh: installs and starts
 # a single-node SLURM on 127.0.0.1, about 1.5 minutes). NORMBENCH_SKIP_SLURM=1 skips the smoke test.
