@@ -13,7 +13,7 @@ from normbench.rundir.checkpoint import load_checkpoint, read_sidecar
 from normbench.rundir.contract import CHECKPOINT, CHECKPOINT_SIDECAR
 from normbench.rundir.identity import config_hash, run_name
 
-from .conftest import TINY, run_cli
+from .conftest import TINY
 
 
 class _Payload:
@@ -78,13 +78,13 @@ def test_a_crafted_checkpoint_with_a_forged_sidecar_is_refused_and_never_execute
     assert (run_dir / CHECKPOINT).exists()  # left for the user to inspect, not silently deleted
 
 
-def test_the_cli_refuses_a_crafted_checkpoint_in_one_line(make_cfg, tmp_path):
+def test_the_cli_refuses_a_crafted_checkpoint_in_one_line(forked_normbench, make_cfg, tmp_path):
     marker = tmp_path / "code-ran"
     args = [*TINY, f"results_dir={tmp_path}"]
     cfg = make_cfg(*args)
     run_dir = tmp_path / "default" / run_name(cfg, args)
     _plant(run_dir, marker, config_hash(cfg))
-    out = run_cli("train", *args)
+    out = forked_normbench.train(tmp_path / "logs", *args)
     assert out.returncode == 2, out.stderr
     errors = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "not a checkpoint normbench can load safely" in errors[0]

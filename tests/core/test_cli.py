@@ -1,4 +1,6 @@
-"""The CLI as a user meets it: subcommands, Hydra behaviour, one-line errors, sweeps, installed wheels."""
+"""The CLI as a user meets it: subcommands, Hydra behaviour, one-line errors, sweeps, installed wheels.
+
+The error cases run as forked commands (tests/forked.py): a process each, without an import of torch each."""
 
 import os
 import subprocess
@@ -16,13 +18,13 @@ def test_top_level_help_lists_subcommands():
         assert f"  {command}" in out.stdout
 
 
-def test_train_is_a_hydra_app():
-    help_out = run_cli("train", "--help")
+def test_train_is_a_hydra_app(forked_normbench, tmp_path):
+    help_out = forked_normbench.train(tmp_path / "logs", "--help")
     assert help_out.returncode == 0
     groups = dict(line.split(": ", 1) for line in help_out.stdout.splitlines() if line.startswith(("model: ", "data: ")))
     data = "cifar10, cifar100, csv, digits, fashion_mnist, image_folder, mnist, mnist1d, npz, synthetic"
     assert groups == {"model": "cnn, factory, mlp, rnn, torchvision, transformer", "data": data}
-    cfg = run_cli("train", "--cfg", "job", "model=cnn", "norm=group", "norm.groups=25")
+    cfg = forked_normbench.train(tmp_path / "logs", "--cfg", "job", "model=cnn", "norm=group", "norm.groups=25")
     assert cfg.returncode == 0
     assert "name: cnn" in cfg.stdout and "groups: 25" in cfg.stdout
 
@@ -36,18 +38,18 @@ def test_train_is_a_hydra_app():
     ("device=tpu", "device=tpu is not allowed"),
     ("norm=instance", "norm=instance has no meaning on a feature vector"),
 ])
-def test_bad_values_get_one_line_errors(tmp_path, override, message):
+def test_bad_values_get_one_line_errors(forked_normbench, tmp_path, override, message):
     if override == "device=cuda" and __import__("torch").cuda.is_available():
         pytest.skip("this machine has CUDA")
-    out = run_cli("train", f"results_dir={tmp_path}", *TINY, override)
+    out = forked_normbench.train(tmp_path / "logs", f"results_dir={tmp_path}", *TINY, override)
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
     assert len([line for line in out.stderr.splitlines() if line.startswith("normbench: error")]) == 1
     assert not any(tmp_path.rglob("summary.json"))  # refused before anything was written
 
 
-def test_group_count_must_divide_channels(tmp_path):
-    out = run_cli("train", "model=cnn", "norm=group", "norm.groups=4", f"results_dir={tmp_path}", *TINY)
+def test_group_count_must_divide_channels(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", "model=cnn", "norm=group", "norm.groups=4", f"results_dir={tmp_path}", *TINY)
     assert out.returncode == 2 and "choose one of: 1, 5, 25" in out.stderr
 
 
@@ -63,14 +65,14 @@ def test_group_count_must_divide_channels(tmp_path):
     ("batch_size=abc", "could not be converted to Integer"),
     ("learning_rate=1", "learning_rate=1: there is no setting 'learning_rate'"),
 ])
-def test_hydra_refuses_unknown_keys_options_and_types(tmp_path, override, message):
-    out = run_cli("train", *override.split(), f"results_dir={tmp_path}")
+def test_hydra_refuses_unknown_keys_options_and_types(forked_normbench, tmp_path, override, message):
+    out = forked_normbench.train(tmp_path / "logs", *override.split(), f"results_dir={tmp_path}")
     assert out.returncode != 0 and message in out.stderr
 
 
-def test_multirun_writes_one_directory_per_run(tmp_path):
-    out = run_cli("train", "-m", "norm=batch,layer", "seed=0,1", "data=synthetic", "data.num_train=200",
-                  f"results_dir={tmp_path}", *TINY)
+def test_multirun_writes_one_directory_per_run(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", "-m", "norm=batch,layer", "seed=0,1", "data=synthetic",
+                                 "data.num_train=200", f"results_dir={tmp_path}", *TINY)
     assert out.returncode == 0, out.stderr
     runs = sorted(p.parent for p in (tmp_path / "default").glob("*/summary.json"))
     rest = "synthetic_bs100_adam-lr0.01"
@@ -83,8 +85,8 @@ def test_multirun_writes_one_directory_per_run(tmp_path):
         assert summary["run_name"] == run.name
 
 
-def test_divergence_exits_zero(tmp_path):
-    out = run_cli("train", "optim=sgd", "optim.lr=1e12", "norm=none", f"results_dir={tmp_path}", *TINY)
+def test_divergence_exits_zero(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", "optim=sgd", "optim.lr=1e12", "norm=none", f"results_dir={tmp_path}", *TINY)
     assert out.returncode == 0
     (summary_path,) = tmp_path.rglob("summary.json")
     assert '"status": "diverged"' in summary_path.read_text()

@@ -8,7 +8,7 @@ import pytest
 
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
-from tests.core.conftest import TINY, run_cli
+from tests.core.conftest import TINY
 
 from . import make_files
 
@@ -109,10 +109,10 @@ def test_bad_files_are_refused_in_one_line_and_nothing_is_written(make_cfg, bad_
     assert "a data file ran code" not in capsys.readouterr().out
 
 
-def test_the_cli_refuses_a_pickle_that_would_run_code_in_one_line(bad_files, tmp_path):
+def test_the_cli_refuses_a_pickle_that_would_run_code_in_one_line(forked_normbench, bad_files, tmp_path):
     results = tmp_path / "results"
-    out = run_cli("train", *TINY, "model=mlp", "data=cifar10", f"data.root={bad_files / 'hostile'}",
-                  f"results_dir={results}")
+    out = forked_normbench.train(tmp_path / "logs", *TINY, "model=mlp", "data=cifar10",
+                                 f"data.root={bad_files / 'hostile'}", f"results_dir={results}")
     assert out.returncode == 2 and "Traceback" not in out.stderr and "a data file ran code" not in out.stdout
     assert out.stderr.strip().splitlines()[-1].startswith("normbench: error: ")
     assert "it asks for __builtin__.print" in out.stderr

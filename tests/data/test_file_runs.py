@@ -13,7 +13,6 @@ from normbench.data._pickle import load_arrays_pickle
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
 from normbench.rundir.identity import config_hash, identity_dict
-from tests.core.conftest import run_cli
 
 from . import make_files
 
@@ -38,10 +37,10 @@ def test_each_format_trains(make_cfg, tmp_path, model, make, overrides):
     assert len(identity["identity"]["data"]["fingerprint"]) == 16
 
 
-def test_the_cli_trains_on_an_image_folder(tmp_path):
+def test_the_cli_trains_on_an_image_folder(forked_normbench, tmp_path):
     root = make_files.image_folder(tmp_path / "img", mode="L")
-    out = run_cli("train", *STEPS, "model=cnn", "norm=group", "norm.groups=5", "data=image_folder", f"data.root={root}",
-                  f"results_dir={tmp_path / 'results'}")
+    out = forked_normbench.train(tmp_path / "logs", *STEPS, "model=cnn", "norm=group", "norm.groups=5",
+                                 "data=image_folder", f"data.root={root}", f"results_dir={tmp_path / 'results'}")
     assert out.returncode == 0, out.stderr
     (summary,) = (tmp_path / "results").rglob("summary.json")
     assert json.loads(summary.read_text())["status"] == "completed"

@@ -4,12 +4,13 @@ Importing torch, Hydra and normbench takes seconds on a busy 2-core machine; ten
 spend most of their time importing. This server imports them once (never running any torch op, so forking
 is safe), then for each request read from stdin forks a child that runs the real command line,
 `normbench.cli.main.main(["train", ...])`, in a process group of its own, with stdout and stderr to a
-file. After `kill_after` seconds (counted from the start, or from the first time the text `clock_from`
+file (stderr to a second file if the request names one). After `kill_after` seconds (counted from the start, or from the first time the text `clock_from`
 appears in the log) it kills the whole group with os.killpg(SIGKILL) unless the command ended first; then
 it answers on stdout, one JSON line per request:
 
   request:  {"argv": [...], "log": "/path/to/log", "kill_after": 0.7, "clock_from": "Launching"}
-            (kill_after null: never kill; clock_from null: count from the start)
+            (kill_after null: never kill; clock_from null: count from the start; optional: "err": "/path",
+            "env": {...} the child's whole environment, as a fresh process given env= would have it)
   answer:   {"killed": true|false, "exit": code or -signal, "seconds": wall time}
 
 The child is only reaped after the kill, so the process group killed is always the child's own.
@@ -32,11 +33,14 @@ import normbench.cli.train  # noqa: F401  (Hydra app, schemas and resolvers, as 
 import normbench.engine.run  # noqa: F401  (what the task imports when it starts)
 
 
-def _child(argv: list[str], log: str) -> None:
+def _child(argv: list[str], log: str, err: str | None, env: dict | None) -> None:
     os.setsid()
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    os.dup2(os.open(log, flags, 0o644), 1)
+    os.dup2(os.open(err, flags, 0o644) if err else 1, 2)
     code = 0
     try:
         cli_main.main(["train", *argv])
@@ -57,8 +61,12 @@ def _serve(request: dict) -> dict:
     log = Path(request["log"])
     pid = os.fork()
     if pid == 0:
-        _child(request["argv"], str(log))
+        _child(request["argv"], str(log), request.get("err"), request.get("env"))
     kill_after, marker = request.get("kill_after"), request.get("clock_from")
+    if kill_after is None:  # nothing to watch for: wait without polling
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return {"killed": False, "exit": code, "seconds": round(time.monotonic() - started, 3)}
     clock = None if marker else started  # with a marker, the delay counts from its first appearance in the log
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)

@@ -5,7 +5,7 @@ import pytest
 from normbench.config.preflight import command_line_error
 from normbench.config.validate import validate
 from normbench.errors import ConfigError
-from tests.core.conftest import TINY, run_cli
+from tests.core.conftest import TINY
 from tests.core.conftest import make_cfg as make_cfg  # the fixture, shared with tests/core
 
 
@@ -75,9 +75,9 @@ def test_a_read_only_results_dir_is_refused(tmp_path):
     (["optim.lr=nan"], "normbench: error: optim.lr=nan must be positive (and finite)"),
     (["optimizer=sgd"], "normbench: error: optimizer=sgd: there is no setting 'optimizer' (did you mean optim=sgd?)"),
 ])
-def test_the_cli_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
+def test_the_cli_exits_2_with_one_line_and_writes_nothing(forked_normbench, tmp_path, argv, message):
     results = tmp_path / "results"
-    out = run_cli("train", *argv, *TINY, "data=synthetic", f"results_dir={results}")
+    out = forked_normbench.train(tmp_path / "logs", *argv, *TINY, "data=synthetic", f"results_dir={results}")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith(message)
     assert "Traceback" not in out.stderr

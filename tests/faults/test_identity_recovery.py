@@ -1,5 +1,5 @@
 """Without a readable summary.json, identity.json or .hydra/config.yaml says whose run a directory holds; a
-directory nobody can place is refused in one line, never overwritten."""
+directory nobody can place is refused in one line, never overwritten. Commands run forked (tests/forked.py)."""
 
 import json
 
@@ -10,7 +10,7 @@ from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
 from normbench.rundir.contract import CHECKPOINT_SIDECAR, HYDRA_CONFIG, IDENTITY, SUMMARY
 from normbench.rundir.identity import identity_record
-from tests.sweeps.conftest import normbench_train, summaries, tally_counts, tiny_sweep, write_tiny_study
+from tests.sweeps.conftest import summaries, tally_counts, tiny_sweep_argv, write_tiny_study
 
 from .conftest import one_error_line, snapshot
 
@@ -27,11 +27,17 @@ def _corrupt(path):
 
 
 @pytest.fixture
-def finished(tmp_path):
+def train(forked_normbench, tmp_path):
+    """`normbench train ARGS` forked, its output kept beside (never inside) the results."""
+    return lambda *args: forked_normbench.train(tmp_path / "logs", *args)
+
+
+@pytest.fixture
+def finished(train, tmp_path):
     """One finished run of the tiny study (seed 0, 20 steps): (results dir, config dir, its run directory)."""
     conf = write_tiny_study(tmp_path / "conf", max_steps=20)
     results = tmp_path / "results"
-    out = tiny_sweep(results, conf, "seed=0")
+    out = train(*tiny_sweep_argv(results, conf, "seed=0"))
     assert out.returncode == 0, out.stderr
     return results, conf, results / "tiny" / RUN0
 
@@ -41,13 +47,12 @@ def _edit_study(conf):
     study.write_text(study.read_text().replace("max_steps: 20", "max_steps: 30"))  # same run name, other config
 
 
-def test_a_corrupt_summary_does_not_let_another_configuration_overwrite_the_run(finished):
+def test_a_corrupt_summary_does_not_let_another_configuration_overwrite_the_run(finished, train):
     results, conf, run_dir = finished
     _corrupt(run_dir / SUMMARY)
     _edit_study(conf)
     before = snapshot(run_dir)
-    out = normbench_train("--config-dir", str(conf), "experiment=tiny", "data=synthetic", "seed=0",
-                          f"results_dir={results}")
+    out = train("--config-dir", str(conf), "experiment=tiny", "data=synthetic", "seed=0", f"results_dir={results}")
     assert out.returncode == 2
     line = one_error_line(out.stderr)
     assert f"{run_dir} holds a run of a different configuration" in line and "from its identity.json" in line
@@ -55,12 +60,12 @@ def test_a_corrupt_summary_does_not_let_another_configuration_overwrite_the_run(
     assert snapshot(run_dir) == before
 
 
-def test_in_a_sweep_the_refused_run_is_invalid_and_untouched(finished):
+def test_in_a_sweep_the_refused_run_is_invalid_and_untouched(finished, train):
     results, conf, run_dir = finished
     _corrupt(run_dir / SUMMARY)
     _edit_study(conf)
     before = snapshot(run_dir)
-    out = tiny_sweep(results, conf, "seed=0")
+    out = train(*tiny_sweep_argv(results, conf, "seed=0"))
     assert out.returncode == 1
     assert tally_counts(out.stdout)["invalid"] == 1
     assert "holds a run of a different configuration" in out.stdout
@@ -103,14 +108,14 @@ def test_the_same_configuration_is_recognised_from_each_record_and_run_again(tin
         assert json.loads((run_dir / SUMMARY).read_text()) == again
 
 
-def test_a_directory_whose_configuration_cannot_be_read_is_refused_until_forced(finished):
+def test_a_directory_whose_configuration_cannot_be_read_is_refused_until_forced(finished, train):
     results, conf, run_dir = finished
     _corrupt(run_dir / SUMMARY)
     _corrupt(run_dir / IDENTITY)
     (run_dir / HYDRA_CONFIG).write_text("model: [unclosed\n")
     before = snapshot(run_dir)
     args = ("--config-dir", str(conf), "experiment=tiny", "data=synthetic", "seed=0", f"results_dir={results}")
-    out = normbench_train(*args)
+    out = train(*args)
     assert out.returncode == 2
     line = one_error_line(out.stderr)
     assert f"{run_dir} holds a run whose configuration cannot be read (summary.json is corrupt" in line
@@ -118,7 +123,7 @@ def test_a_directory_whose_configuration_cannot_be_read_is_refused_until_forced(
     assert "pass force=true to replace it, or move the directory away to keep it" in line
     assert snapshot(run_dir) == before
 
-    forced = normbench_train(*args, "force=true")
+    forced = train(*args, "force=true")
     assert forced.returncode == 0, forced.stderr
     assert summaries(results / "tiny")[RUN0]["status"] == "completed"
 

@@ -15,8 +15,6 @@ the number of kills and the random sequence (e.g. a longer soak: NORMBENCH_KILLS
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,9 +22,10 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from normbench.rundir.contract import CHECKPOINT, LOCK, SUMMARY
+from tests.forked import SweepServer
 from tests.sweeps.conftest import tally_counts, write_tiny_study
 
-from .conftest import REPO, metrics, steps_of
+from .conftest import metrics, steps_of
 
 KILLS = int(os.environ.get("NORMBENCH_KILLS", "20"))
 SEED = int(os.environ.get("NORMBENCH_KILL_SEED", "20261126"))
@@ -34,25 +33,11 @@ SEEDS, MAX_STEPS, EVAL, CHECKPOINT_EVERY = (0, 1), 60, 10, 5
 DEADLINE_S = 240  # a hard stop for a machine far slower than expected; the loop takes ~30-50 s on 2 cores
 # Most kills land while the sweep's jobs run: the delay counts from Hydra's "Launching" line, up to about the
 # jobs' whole time on 2 busy cores. One kill in STARTUP_KILLS lands earlier, while the command starts up.
-JOBS_S, STARTUP_S, STARTUP_KILLS = 1.3, 1.0, 6
-
-
-class SweepServer:
-    def __init__(self):
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("sweep_server.py"))], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert json.loads(self.process.stdout.readline()) == {"ready": True}
-
-    def run(self, argv: list[str], log: Path, kill_after: float | None, clock_from: str | None = None) -> dict:
-        request = {"argv": argv, "log": str(log), "kill_after": kill_after, "clock_from": clock_from}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
+# Each kill in a row within one round stretches both windows by STRETCH: on a machine so busy (a second test
+# worker, other jobs) that a launch cannot reach its next checkpoint within the window, the round would
+# otherwise kill every launch until the deadline; stretched, the kills still land mid-run and the round ends.
+JOBS_S, STARTUP_S, STARTUP_KILLS, STRETCH = 1.3, 1.0, 6, 1.5
+RESUMES = 3  # rounds go on past KILLS kills until this many launches resumed a killed run from its checkpoint
 
 
 @pytest.fixture
@@ -88,27 +73,30 @@ def test_random_kills_of_a_checkpointed_sweep_lose_and_repeat_nothing(server, tm
     conf = write_tiny_study(tmp_path / "conf", max_steps=MAX_STEPS)
     started = time.monotonic()
     kills = launches = resumes = rounds = 0
-    while kills < KILLS:
+    while kills < KILLS or resumes < RESUMES:  # on a fast machine more kills land after a sweep's last step
         rounds += 1
         results = tmp_path / f"round{rounds}"
         argv = ["-m", "--config-dir", str(conf), "experiment=tiny", "data=synthetic", f"results_dir={results}",
                 f"seed={','.join(map(str, SEEDS))}", f"trainer.checkpoint_interval={CHECKPOINT_EVERY}"]
+        streak = 0  # launches of this round killed so far
         while True:
             assert time.monotonic() - started < DEADLINE_S, f"{kills} kills in {launches} launches: too slow"
             launches += 1
             log = tmp_path / f"launch{launches}.log"
+            stretch = STRETCH ** streak
             if rng.randrange(STARTUP_KILLS):
-                answer = server.run(argv, log, kill_after=rng.uniform(0.0, JOBS_S), clock_from="Launching")
+                answer = server.run(argv, log, kill_after=rng.uniform(0.0, JOBS_S * stretch), clock_from="Launching")
             else:
-                answer = server.run(argv, log, kill_after=rng.uniform(0.0, STARTUP_S))
+                answer = server.run(argv, log, kill_after=rng.uniform(0.0, STARTUP_S * stretch))
             text = log.read_text()
             resumes += text.count(": resuming from step")
             if answer["killed"]:
                 kills += 1
+                streak += 1
                 continue
             assert answer["exit"] == 0, text
             break
         _check_round(results / "tiny", text)
     print(f"{kills} kills, {launches} launches, {resumes} resumes, {rounds} rounds in "
           f"{time.monotonic() - started:.1f} s (seed {SEED})")
-    assert resumes >= 3  # kills landed mid-run, after checkpoints: the resume path was exercised
+    assert resumes >= RESUMES  # kills landed mid-run, after checkpoints: the resume path was exercised

@@ -1,4 +1,6 @@
-"""Options from outside the package: `user_dir=DIR` (files and configs) and `normbench.plugins` entry points."""
+"""Options from outside the package: `user_dir=DIR` (files and configs) and `normbench.plugins` entry points.
+
+Commands run forked (tests/forked.py), a process each; the entry point's test spawns its own interpreter."""
 
 import json
 import os
@@ -9,14 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.core.conftest import REPO, TINY, run_cli
+from tests.core.conftest import REPO, TINY
 
 PLUGINS = REPO / "examples" / "plugins"
 SMALL = [*TINY, "data=synthetic", "data.num_train=200", "data.num_test=100", "batch_size=50"]
 
 
-def test_the_example_plugin_norm_trains_a_cnn(tmp_path):
-    out = run_cli("train", f"user_dir={PLUGINS}", "norm=mean_only", "model=cnn", "data.shape=[1,128]", *SMALL,
+def test_the_example_plugin_norm_trains_a_cnn(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", f"user_dir={PLUGINS}", "norm=mean_only", "model=cnn", "data.shape=[1,128]", *SMALL,
                   f"results_dir={tmp_path}")
     assert out.returncode == 0, out.stderr
     (summary_path,) = tmp_path.rglob("summary.json")
@@ -28,23 +30,23 @@ def test_the_example_plugin_norm_trains_a_cnn(tmp_path):
     assert losses.step.tolist() == list(range(1, 41))
 
 
-def test_a_plugin_norm_takes_the_shared_keys_and_refuses_others(tmp_path):
-    shown = run_cli("train", f"user_dir={PLUGINS}", "norm=mean_only", "norm.eps=0.5", "--cfg", "job")
+def test_a_plugin_norm_takes_the_shared_keys_and_refuses_others(forked_normbench, tmp_path):
+    shown = forked_normbench.train(tmp_path / "logs", f"user_dir={PLUGINS}", "norm=mean_only", "norm.eps=0.5", "--cfg", "job")
     assert shown.returncode == 0, shown.stderr
     assert "eps: 0.5" in shown.stdout and "momentum" not in shown.stdout
-    refused = run_cli("train", f"user_dir={PLUGINS}", "norm=mean_only", "norm.groups=2", "--cfg", "job")
+    refused = forked_normbench.train(tmp_path / "logs", f"user_dir={PLUGINS}", "norm=mean_only", "norm.groups=2", "--cfg", "job")
     assert refused.returncode != 0 and "Key 'groups' not in 'NormConfig'" in refused.stderr
 
 
-def test_without_its_user_dir_a_plugin_option_is_refused_in_one_line():
-    out = run_cli("train", "norm=mean_only", "--cfg", "job")
+def test_without_its_user_dir_a_plugin_option_is_refused_in_one_line(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", "norm=mean_only", "--cfg", "job")
     assert out.returncode == 2
     assert out.stderr.strip() == ("normbench: error: norm=mean_only is not a norm in configs/norm/; choose one of: "
                                   "batch, batch_renorm, ghost_batch, group, instance, layer, none, rms, switch")
 
 
-def test_a_user_dir_that_is_not_a_directory_is_refused_in_one_line(tmp_path):
-    out = run_cli("train", f"user_dir={tmp_path / 'missing'}", "--cfg", "job")
+def test_a_user_dir_that_is_not_a_directory_is_refused_in_one_line(forked_normbench, tmp_path):
+    out = forked_normbench.train(tmp_path / "logs", f"user_dir={tmp_path / 'missing'}", "--cfg", "job")
     assert out.returncode == 2 and "is not a directory" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
@@ -69,16 +71,16 @@ MODEL_PLUGIN = '''
 '''
 
 
-def test_a_user_model_has_its_own_schema_and_gets_make_norm(tmp_path):
+def test_a_user_model_has_its_own_schema_and_gets_make_norm(forked_normbench, tmp_path):
     user = tmp_path / "user"
     (user / "configs" / "model").mkdir(parents=True)
     (user / "tiny.py").write_text(textwrap.dedent(MODEL_PLUGIN))
     (user / "configs" / "model" / "tiny.yaml").write_text("name: tiny\nwidth: 9\n")
-    shown = run_cli("train", f"user_dir={user}", "model=tiny", "--cfg", "job", "--package", "model")
+    shown = forked_normbench.train(tmp_path / "logs", f"user_dir={user}", "model=tiny", "--cfg", "job", "--package", "model")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip().splitlines() == ["# @package model", "name: tiny", "width: 9"]
     assert "hidden" not in shown.stdout  # only the model's own keys
-    out = run_cli("train", f"user_dir={user}", "model=tiny", "norm=layer", *SMALL, f"results_dir={tmp_path / 'r'}")
+    out = forked_normbench.train(tmp_path / "logs", f"user_dir={user}", "model=tiny", "norm=layer", *SMALL, f"results_dir={tmp_path / 'r'}")
     assert out.returncode == 0, out.stderr
     (summary_path,) = (tmp_path / "r").rglob("summary.json")
     summary = json.loads(summary_path.read_text())

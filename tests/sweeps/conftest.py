@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests import forked
+
 REPO = Path(__file__).resolve().parents[2]
 
 TINY_STUDY = """# @package _global_
@@ -43,7 +45,10 @@ def write_tiny_study(config_dir: Path, max_steps: int = 20) -> Path:
 
 
 def normbench_train(*args, timeout=240, env=None, **popen):
-    """`normbench train ARGS` as a subprocess (run if no popen options are given, else started)."""
+    """`normbench train ARGS` as a process of its own: run to its end if no popen options are given (forked from
+    this test process's server, tests/forked.py, unless `env` asks for another environment), else started."""
+    if not popen and env is None:
+        return forked.train(*args, timeout=timeout)
     command = [sys.executable, "-m", "normbench.cli.main", "train", *args]
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     if popen:
@@ -51,9 +56,13 @@ def normbench_train(*args, timeout=240, env=None, **popen):
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def tiny_sweep_argv(results: Path, config_dir: Path, *args) -> list[str]:
+    """`normbench train` arguments of a sweep of the `tiny` study into `results`."""
+    return ["-m", "--config-dir", str(config_dir), "experiment=tiny", *BASE, f"results_dir={results}", *args]
+
+
 def tiny_sweep(results: Path, config_dir: Path, *args, **kwargs):
-    return normbench_train("-m", "--config-dir", str(config_dir), "experiment=tiny", *BASE, f"results_dir={results}",
-                           *args, **kwargs)
+    return normbench_train(*tiny_sweep_argv(results, config_dir, *args), **kwargs)
 
 
 def run_dirs(study_dir: Path) -> list[Path]:

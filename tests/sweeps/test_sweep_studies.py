@@ -38,8 +38,7 @@ def test_blog_example_trains_one_norm_per_layer(tmp_path):
     assert tally_counts(out.stdout)["completed"] == 4
     study = tmp_path / "blog_example"
     runs = {s["norm"]: s for s in summaries(study).values()}
-    # the same norm in every layer is that norm; the mix keeps its layers' names
-    assert sorted(runs) == ["batch", "batch+layer", "layer", "none"]
+    assert sorted(runs) == ["batch", "batch+layer", "layer", "none"]  # one norm in every layer is that norm
     assert all(run["max_steps"] == 2 * 200 // 100 for run in runs.values())  # epochs x batches per epoch
     # 128 -> 256 -> 32 -> 10 without norms; each BN or LN adds a gain and a bias per feature
     plain = 128 * 256 + 256 + 256 * 32 + 32 + 32 * 10 + 10
