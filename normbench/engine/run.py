@@ -110,6 +110,9 @@ def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
     kept = check_existing(cfg, run_dir, identity["config_hash"])
     if kept is not None:
         log.info("skipping %s: already %s (force=true runs it again)", run_dir.name, kept["status"])
+        # A process killed between writing the summary and removing its checkpoint left one behind: the
+        # finished run no longer needs it (and we hold the directory's lock).
+        remove_checkpoint(run_dir)
         return {**kept, "skipped": True}
     built = build(cfg)
     # Read (safely) before anything is written: a checkpoint that cannot be trusted refuses the run.

@@ -111,3 +111,15 @@ def test_another_configurations_checkpoint_is_not_opened(make_cfg, tmp_path):
     _plant(run_dir, marker, "0123456789ab")
     assert load_checkpoint(run_dir, config_hash(cfg)) is None
     assert not marker.exists()
+
+
+def test_a_finished_run_that_kept_its_checkpoint_loses_it_when_skipped(make_cfg, tmp_path):
+    # A kill between writing summary.json and removing the checkpoint: the next launch skips the run and cleans up.
+    cfg = make_cfg(*TINY)
+    run_dir = tmp_path / "run"
+    finished = run_experiment(cfg, run_dir)
+    (run_dir / CHECKPOINT).write_bytes(b"left by a killed process")
+    (run_dir / CHECKPOINT_SIDECAR).write_text("{}")
+    again = run_experiment(cfg, run_dir)
+    assert again["skipped"] and again["finished_at"] == finished["finished_at"]
+    assert not (run_dir / CHECKPOINT).exists() and not (run_dir / CHECKPOINT_SIDECAR).exists()
