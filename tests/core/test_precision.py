@@ -52,8 +52,10 @@ def test_fp16_is_refused_on_cpu_with_what_is_allowed(make_cfg):
 
 def test_compiled_training_matches_eager(make_cfg, tmp_path):
     # A small MLP with BN, 12 steps: inductor reorders float arithmetic, so losses agree to float32 rounding
-    # accumulated over the steps (1e-4 relative), not bit for bit. Evaluation runs eager in both.
-    tiny = ["model.hidden=[16,16]", "batch_size=32"]
+    # accumulated over the steps (1e-4 relative), not bit for bit. Evaluation runs eager in both. SGD, since
+    # Adam divides by the root of tiny second moments and so magnifies rounding differences (measured: 4e-4
+    # relative in the final test loss after 12 Adam steps on one thread).
+    tiny = ["model.hidden=[16,16]", "batch_size=32", "optim=sgd"]
     eager, eager_losses = _train_losses(make_cfg, tmp_path, "eager", *tiny)
     compiled, compiled_losses = _train_losses(make_cfg, tmp_path, "compiled", *tiny, "trainer.compile=true")
     assert compiled["compiled"] and not eager["compiled"]
