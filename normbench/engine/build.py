@@ -32,6 +32,7 @@ class Built:
     max_steps: int
     device: torch.device
     norms: list[torch.nn.Module]  # every norm the model got from normbench (mixed precision keeps them in fp32)
+    streamed: bool = False  # batches come from host memory (data.max_device_bytes), not from data on `device`
 
 
 def build(cfg) -> Built:
@@ -50,4 +51,5 @@ def build(cfg) -> Built:
     batches = fed.batches
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps
     scheduler = build_scheduler(options.optim, optimizer, max_steps)
-    return Built(options, fed.data, model, optimizer, scheduler, batches, max_steps, device, make_norm.made)
+    return Built(options, fed.data, model, optimizer, scheduler, batches, max_steps, device, make_norm.made,
+                 fed.streamed)

@@ -53,6 +53,7 @@ def test_a_streamed_run_trains_exactly_as_a_resident_one(make_cfg, tmp_path):
     resident = run_experiment(make_cfg(*STEPS), tmp_path / "resident")
     streamed = run_experiment(streamed_cfg, tmp_path / "streamed")
     assert streamed["status"] == resident["status"] == "completed"
+    assert streamed["data_streamed"] and not resident["data_streamed"]  # the summary says how data were fed
     assert len(train_losses(tmp_path / "streamed")) == 30
     assert train_losses(tmp_path / "streamed") == train_losses(tmp_path / "resident")
     assert evaluations(tmp_path / "streamed") == evaluations(tmp_path / "resident")
