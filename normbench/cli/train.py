@@ -19,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.paths import config_dir
-from normbench.config.plugins import load_options, plugin_config_dirs, user_dir_argument
+from normbench.config.plugins import load_options, plugin_config_dirs, searchpath_override, user_dir_argument
 from normbench.config.preflight import VALUE_OPTIONS, command_line_error
 from normbench.config.resolvers import register_resolvers
 from normbench.config.schema import register_configs
@@ -152,8 +152,7 @@ def _prepare_command_line() -> None:
     if problem:
         raise ConfigError(problem)
     if configs:
-        searchpath = f"hydra.searchpath=[{','.join(f'file://{path}' for path in configs)}]"
-        sys.argv[1:] = with_override(sys.argv[1:], searchpath)
+        sys.argv[1:] = with_override(sys.argv[1:], searchpath_override(configs))
 
 
 def with_override(argv: list[str], override: str) -> list[str]:

@@ -104,6 +104,11 @@ def plugin_config_dirs(user_dir: str | None) -> list[Path]:
     return [path for path in dirs if path.is_dir()]
 
 
+def searchpath_override(config_dirs) -> str:
+    """The Hydra override that puts these configs/ directories on the search path (after normbench's own)."""
+    return f"hydra.searchpath=[{','.join(f'file://{path}' for path in config_dirs)}]"
+
+
 def user_dir_argument(argv: list[str]) -> str | None:
     """The value of a `user_dir=DIR` override on the command line (the last one wins, as in Hydra)."""
     found = None

@@ -13,7 +13,7 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from normbench.config.paths import config_dir
-from normbench.config.plugins import load_options, user_dir_argument
+from normbench.config.plugins import load_options, plugin_config_dirs, searchpath_override, user_dir_argument
 from normbench.errors import ConfigError
 
 SEEDS = "0,1,2"
@@ -70,7 +70,9 @@ def plan(overrides: list[str], budget: str) -> Plan:
     if budget not in budgets():
         raise ConfigError(f"--budget {budget}: choose one of {', '.join(budgets())} (configs/advise/)")
     parsed = parse(overrides)
-    load_options(user_dir_argument(overrides))  # a user_dir's norms and models count too
+    user_dir = user_dir_argument(overrides)
+    load_options(user_dir)  # a user_dir's norms and models count too, and its configs/ joins the search path
+    plugin_configs = plugin_config_dirs(user_dir)
     fixed = [override for override in overrides if override.split("=", 1)[0].lstrip("+~") not in SWEPT]
     fixed.append(f"advise={budget}")
     if not any(key in parsed for key in LAUNCHER_KEYS):
@@ -83,7 +85,8 @@ def plan(overrides: list[str], budget: str) -> Plan:
     composable.append(f"norm={asked[0] if asked else 'none'}")
     by_norms: dict[tuple, list] = {}
     for batch_size in batch_sizes:
-        cfg = compose([*composable, *([f"batch_size={batch_size}"] if batch_size is not None else [])])
+        cfg = compose([*composable, *([f"batch_size={batch_size}"] if batch_size is not None else [])],
+                      plugin_configs)
         norms = choose_norms(applicable_norms(cfg), asked, cfg)
         by_norms.setdefault(tuple(norms), []).append(cfg.batch_size)
     seeds = ",".join(values(parsed["seed"])) if "seed" in parsed else SEEDS
@@ -101,8 +104,9 @@ def choose_norms(applicable: list[str], asked: list[str] | None, cfg) -> tuple:
     return tuple(asked)
 
 
-def compose(overrides: list[str]):
-    """The config `normbench train` would compose for these overrides (one job, no sweep)."""
+def compose(overrides: list[str], extra_config_dirs=()):
+    """The config `normbench train` would compose for these overrides (one job, no sweep), with the plugins'
+    configs/ directories on Hydra's search path as `normbench train` puts them there."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
@@ -110,7 +114,8 @@ def compose(overrides: list[str]):
 
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return hydra_compose("config", overrides=overrides)
+            searchpath = [searchpath_override(extra_config_dirs)] if extra_config_dirs else []
+            return hydra_compose("config", overrides=[*overrides, *searchpath])
     except Exception as error:  # Hydra's config errors: a missing option, a wrong type; said in one line
         raise ConfigError(f"normbench advise: {str(error).splitlines()[0]}") from None
 

@@ -1,5 +1,7 @@
 """`normbench advise`: which norms it sweeps, and the whole command on a tiny budget, in this process."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -22,6 +24,12 @@ def test_plan_sweeps_every_applicable_norm_per_batch_size():
     assert {"layer", "group", "none"} <= by_size[1]
     [arguments, _] = plan.arguments()
     assert "advise=quick" in arguments and "launcher=local" in arguments and "seed=0,1,2" in arguments
+
+
+def test_plan_composes_a_user_dirs_norm_from_its_configs():
+    plugins = Path(__file__).resolve().parents[2] / "examples" / "plugins"
+    plan = advise.plan(["model=cnn", f"user_dir={plugins}", "norm=mean_only,batch"], "quick")
+    assert [sweep.norms for sweep in plan.sweeps] == [("mean_only", "batch")]
 
 
 def test_plan_refuses_a_norm_that_does_not_apply():
