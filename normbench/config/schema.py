@@ -41,7 +41,9 @@ class TrainerConfig:
     # before the key existed keep theirs).
     precision: Precision = added_field(Precision.fp32)
     # torch.compile of the model's training forward: the same computation, another kernel order (float rounding).
-    compile: bool = execution_only(False)
+    # null = auto: compile models with a loop unrolled in Python (the normalized RNN) on a CPU, where it pays
+    # (normbench/engine/compiling.py).
+    compile: Optional[bool] = execution_only(False)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from normbench.config.validate import Options, validate
 from normbench.data import Splits, load_data
 from normbench.data.batches import Batches
 from normbench.data.feed import feed
+from normbench.engine.compiling import CompileChoice, choose_compile
 from normbench.engine.device import resolve_device
 from normbench.engine.precision import check_precision
 from normbench.engine.seeding import reset_global_state
@@ -33,6 +34,7 @@ class Built:
     device: torch.device
     norms: list[torch.nn.Module]  # every norm the model got from normbench (mixed precision keeps them in fp32)
     streamed: bool = False  # batches come from host memory (data.max_device_bytes), not from data on `device`
+    compile: CompileChoice = CompileChoice(False, "trainer.compile=false")  # torch.compile the training forward?
 
 
 def build(cfg) -> Built:
@@ -52,4 +54,4 @@ def build(cfg) -> Built:
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps
     scheduler = build_scheduler(options.optim, optimizer, max_steps)
     return Built(options, fed.data, model, optimizer, scheduler, batches, max_steps, device, make_norm.made,
-                 fed.streamed)
+                 fed.streamed, choose_compile(cfg.trainer.compile, model, device))

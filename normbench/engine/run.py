@@ -177,6 +177,8 @@ def _trainer(cfg, built: Built, run_dir: Path, identity: dict, resume: dict | No
     progress = Progress(built.max_steps, start or 0, cfg.progress, run_dir.name)
     save = lambda step, state: save_checkpoint(run_dir, identity["config_hash"], step, state)  # noqa: E731
     trainer = Trainer(built, Settings.from_config(cfg, built.options.norm), metrics, progress, on_checkpoint=save)
+    if cfg.trainer.compile is not False:  # asked for, or auto: say what was decided and why
+        log.info("%s: %s", run_dir.name, built.compile.reason)
     if resume:
         trainer.load_state_dict(resume)
         restore_generators(resume)
@@ -224,7 +226,7 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "resumed_from_step": resumed_from or None,
         "device": str(built.device),
         "precision": cfg.trainer.precision.value,
-        "compiled": cfg.trainer.compile,
+        "compiled": built.compile.compile,
         "num_threads": torch.get_num_threads(),
         "num_params": sum(p.numel() for p in built.model.parameters()),
         "norm_swaps": len(built.model.swaps) if isinstance(built.model, NormSwapped) else None,

@@ -57,7 +57,6 @@ class Settings:
     probe_every: int
     probe_etas: tuple
     precision: Precision = Precision.fp32
-    compile: bool = False
 
     @classmethod
     def from_config(cls, cfg, norm) -> "Settings":
@@ -66,7 +65,7 @@ class Settings:
         etas = tuple(step_sizes(cfg.optim.lr, p.min_scale, p.max_scale, p.points))
         eval_stats, precise_batches = evaluation_policy(norm)
         return cls(cfg.batch_size, cfg.seed, t.log_interval, t.eval_interval, t.eval_batch_size, t.checkpoint_interval,
-                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas, t.precision, t.compile)
+                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas, t.precision)
 
 
 @dataclass
@@ -104,7 +103,7 @@ class Trainer:
         self.mixed = MixedPrecision(settings.precision, self.device, built.norms)
         # Only the training forward is compiled: evaluation stays eager, off the hot path and clear of inductor's
         # eval-mode BN/GN mismatches (PITFALLS); both share the model's parameters and buffers.
-        self.train_forward = torch.compile(self.model) if settings.compile else self.model
+        self.train_forward = torch.compile(self.model) if built.compile.compile else self.model
 
     def state_dict(self) -> dict:
         """Everything that decides what training does next, except the global random generators."""

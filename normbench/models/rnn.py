@@ -23,6 +23,7 @@ from torch import nn
 from normbench.config.options import ModelConfig, positive
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
+from normbench.models.unrolled import UnrolledLoop
 from normbench.norms._step import stacked_step_norm
 
 
@@ -120,7 +121,9 @@ def unroll(layers: list[NormalizedRecurrence], seqs: list[torch.Tensor]) -> list
     return list(torch.stack(outputs, dim=2).unbind(0))
 
 
-class Bidirectional(nn.Module):
+class Bidirectional(nn.Module, UnrolledLoop):
+    """The normalized recurrence's directions, unrolled side by side in one Python loop over time."""
+
     def __init__(self, forward_layer: NormalizedRecurrence, backward_layer: NormalizedRecurrence | None):
         super().__init__()
         self.forward_layer, self.backward_layer = forward_layer, backward_layer

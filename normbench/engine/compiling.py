@@ -1,0 +1,47 @@
+"""Whether a run's training forward goes through torch.compile (`trainer.compile`): true, false, or null = auto.
+
+auto compiles where it is measured to pay: a model with a loop unrolled in Python (normbench.models.unrolled),
+on a CPU. Elsewhere compiling costs more than it saves: the MNIST-1D MLP and CNN ran 0.90-0.93x eager on one
+CPU thread once compiled (their ops are few and large), and on CUDA a captured step (trainer.cuda_graphs)
+removes the launch overhead that compiling would. Inductor needs a C++ compiler on a CPU; without one, auto
+stays eager and says why. The first compile of a graph takes a minute or more on a small CPU; inductor caches
+it on disk (by default /tmp/torchinductor_$USER), so the runs of a sweep that share a graph (the same model,
+norm and batch size, any seed or learning rate) pay it once per machine.
+"""
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import torch
+
+from normbench.models.unrolled import UnrolledLoop
+
+CXX_NAMES = ("c++", "g++", "clang++")
+
+
+@dataclass(frozen=True)
+class CompileChoice:
+    compile: bool
+    reason: str  # one line: why, for the run's log
+
+
+def choose_compile(setting: bool | None, model: torch.nn.Module, device: torch.device) -> CompileChoice:
+    if setting is not None:
+        return CompileChoice(setting, f"trainer.compile={str(setting).lower()}")
+    if not any(isinstance(module, UnrolledLoop) for module in model.modules()):
+        return CompileChoice(False, "trainer.compile=auto: eager (no loop unrolled in Python to fuse)")
+    if device.type != "cpu":
+        return CompileChoice(False, f"trainer.compile=auto: eager on {device.type} (compiling is measured to pay "
+                                    f"on CPUs; trainer.compile=true forces it)")
+    if not has_cxx_compiler():
+        return CompileChoice(False, "trainer.compile=auto: eager, since inductor needs a C++ compiler and none "
+                                    f"is on PATH ({', '.join(CXX_NAMES)} or $CXX)")
+    return CompileChoice(True, "trainer.compile=auto: compiling the unrolled loop (the first compile of a graph "
+                               "takes minutes, later runs load it from inductor's cache; trainer.compile=false "
+                               "stays eager)")
+
+
+def has_cxx_compiler() -> bool:
+    candidates = [os.environ["CXX"]] if os.environ.get("CXX") else list(CXX_NAMES)
+    return any(shutil.which(name) for name in candidates)

@@ -1,0 +1,62 @@
+"""trainer.compile=null (auto): compile the models with a loop unrolled in Python (the normalized RNN) on a CPU,
+nothing else; an explicit true/false always wins."""
+
+import pytest
+import torch
+
+from normbench.engine import compiling
+from normbench.engine.build import build
+from normbench.engine.compiling import choose_compile
+from normbench.engine.run import run_experiment
+
+from .conftest import read_run
+
+CPU, CUDA = torch.device("cpu"), torch.device("cuda", 0)  # a device object only: nothing runs on it
+
+
+def _model(make_cfg, *overrides):
+    return build(make_cfg(*overrides, "device=cpu")).model
+
+
+def test_auto_compiles_a_normalized_recurrence_on_a_cpu_only(make_cfg):
+    rnn = _model(make_cfg, "model=rnn", "norm=layer")
+    assert choose_compile(None, rnn, CPU).compile
+    assert not choose_compile(None, rnn, CUDA).compile  # CUDA: graphs capture the launches instead
+    # PyTorch's fused cell (norm=none) and models without a Python loop gain nothing from compiling.
+    assert not choose_compile(None, _model(make_cfg, "model=rnn", "norm=none"), CPU).compile
+    for model in ("mlp", "cnn"):
+        assert not choose_compile(None, _model(make_cfg, f"model={model}", "norm=batch"), CPU).compile
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_an_explicit_setting_wins_over_auto(make_cfg, setting):
+    for overrides in (("model=rnn", "norm=layer"), ("model=mlp",)):
+        choice = choose_compile(setting, _model(make_cfg, *overrides), CPU)
+        assert choice.compile is setting and choice.reason == f"trainer.compile={str(setting).lower()}"
+
+
+def test_auto_stays_eager_without_a_cxx_compiler_and_says_why(make_cfg, monkeypatch):
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(compiling.shutil, "which", lambda name: None)
+    choice = choose_compile(None, _model(make_cfg, "model=rnn", "norm=layer"), CPU)
+    assert not choice.compile
+    assert "needs a C++ compiler" in choice.reason and "g++" in choice.reason and "\n" not in choice.reason
+
+
+def test_auto_compiled_recurrence_trains_as_eager_does(make_cfg, tmp_path):
+    # A small normalized GRU with per-step batch statistics (running statistics updated inside the compiled
+    # graph), 8 SGD steps: the losses and the eval-mode test loss (which reads those running statistics) agree
+    # with eager to float32 rounding. SGD: Adam magnifies rounding differences (see test_precision).
+    tiny = ["model=rnn", "norm=batch", "model.hidden_size=3", "data=synthetic", "data.shape=[2,6]", "batch_size=16",
+            "optim=sgd", "trainer.max_steps=8", "trainer.eval_interval=8", "trainer.log_interval=2", "progress=false",
+            "device=cpu", f"results_dir={tmp_path}"]
+    runs = {}
+    for name, setting in (("eager", "false"), ("auto", "null")):
+        summary = run_experiment(make_cfg(*tiny, f"trainer.compile={setting}"), tmp_path / name)
+        losses = read_run(tmp_path / name)[1].query("split == 'train' and metric == 'loss'").value.to_numpy()
+        runs[name] = summary, losses
+    (eager, eager_losses), (auto, auto_losses) = runs["eager"], runs["auto"]
+    assert auto["compiled"] and not eager["compiled"]
+    assert auto["config_hash"] == eager["config_hash"]  # how a run is carried out is not what it is
+    assert len(auto_losses) == 8 and auto_losses == pytest.approx(eager_losses, rel=1e-5)
+    assert auto["final_test_loss"] == pytest.approx(eager["final_test_loss"], rel=1e-5)
