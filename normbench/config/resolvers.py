@@ -6,7 +6,6 @@ import math
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.launch.gpu_jobs import local_jobs
-from normbench.launch.job_resources import usable_cpus
 from normbench.rundir.identity import run_name
 
 
@@ -35,6 +34,8 @@ def _local_jobs(device, jobs_per_gpu, gpu_mib_per_job) -> int:
     """`${nb_local_jobs:device,jobs_per_gpu,gpu_mib_per_job}`: launcher=local's n_jobs, one job per usable core
     (-1) unless `device` trains on GPUs: then jobs per GPU from their memory and the cores
     (normbench/launch/gpu_jobs.py). Resolved in the sweep's process when Hydra instantiates the launcher."""
+    from normbench.launch.job_resources import usable_cpus  # here: only a launcher=local sweep needs it
+
     return local_jobs(str(device), int(jobs_per_gpu), int(gpu_mib_per_job), usable_cpus())
 
 

@@ -124,7 +124,7 @@ def test_on_a_gpu_host_n_jobs_follows_the_gpus_memory_and_the_cores(compose_cfg,
     _fake_nvidia_smi(tmp_path, f"printf '{SMI_TWO_H100}'")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.setattr("normbench.config.resolvers.usable_cpus", lambda: cpus)
+    monkeypatch.setattr("normbench.launch.job_resources.usable_cpus", lambda: cpus)
     assert _built_n_jobs(compose_cfg, *overrides) == expected
 
 
@@ -132,7 +132,7 @@ def test_cuda_visible_devices_counts_for_the_gpus(compose_cfg, tmp_path, monkeyp
     _fake_nvidia_smi(tmp_path, f"printf '{SMI_TWO_H100}'")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
-    monkeypatch.setattr("normbench.config.resolvers.usable_cpus", lambda: 64)
+    monkeypatch.setattr("normbench.launch.job_resources.usable_cpus", lambda: 64)
     assert _built_n_jobs(compose_cfg) == H100 // DEFAULT_MIB_PER_JOB  # one GPU, not two
 
 
@@ -151,3 +151,14 @@ def test_launcher_settings_leave_run_names_and_identity_alone(compose_cfg):
     tuned = compose_cfg("launcher=local", "launcher.jobs_per_gpu=2", "launcher.gpu_mib_per_job=1024", hydra=True)
     assert tuned.launcher.jobs_per_gpu == 2 and config_hash(tuned) == config_hash(plain)
     assert run_name(tuned, ["launcher.jobs_per_gpu=2", "launcher.gpu_mib_per_job=1024"]) == run_name(plain)
+
+
+def test_a_sweep_with_launcher_settings_out_of_range_stops_in_one_line(compose_cfg, capsys):
+    from normbench.launch.launchers import exit_if_launcher_settings_bad
+
+    exit_if_launcher_settings_bad(compose_cfg("launcher=local", hydra=True))  # the defaults pass
+    with pytest.raises(SystemExit) as stop:
+        exit_if_launcher_settings_bad(compose_cfg("launcher=local", "launcher.gpu_mib_per_job=0", hydra=True))
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "normbench: error: launcher.gpu_mib_per_job=0 must be positive (MiB of GPU memory per job)")
