@@ -35,7 +35,7 @@ QUERY_TIMEOUT_S = 10.0
 # The GPU memory one job is expected to need, the default of `launcher.gpu_mib_per_job`. Not measured here
 # (no GPU): estimated from sizes. Each process pays its own CUDA context with PyTorch's kernels (several
 # hundred MiB before any tensor); the default MNIST-1D models, their optimizer state and their device-resident
-# data add a few MiB; torchvision's resnet18 at batch 100 on CIFAR-10 adds 45 MiB of weights (x4 with Adam's
+# data add a few MiB; torchvision's resnet18 at batch 100 on CIFAR-10 adds about 45 MiB of weights (x4 with Adam's
 # state and the gradients), activations of the order of a GiB, and the data set kept on the device (737 MB as
 # float32). 4 GiB holds the larger case with room for the caching allocator's slack; an 80 GiB GPU then takes
 # 19 jobs, more than most hosts have cores per GPU, so on such hosts the cores decide.
@@ -44,7 +44,10 @@ DEFAULT_MIB_PER_JOB = 4096
 
 @dataclass(frozen=True)
 class Gpu:
-    index: int  # nvidia-smi's (the PCI order; CUDA_VISIBLE_DEVICES's integers name these)
+    # nvidia-smi's, in PCI bus order. CUDA_VISIBLE_DEVICES's integers and `cuda:N` count fastest first unless
+    # CUDA_DEVICE_ORDER=PCI_BUS_ID: the same order on a host of identical GPUs (ties go by bus), where it matters
+    # least; on a mixed host `auto` uses the smallest GPU's memory anyway.
+    index: int
     uuid: str
     memory_mib: int
 
