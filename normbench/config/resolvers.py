@@ -1,10 +1,11 @@
 """normbench's OmegaConf resolvers, usable in any config: `${nb_run_name:}`, `${nb_div:a,b}`,
-`${nb_scaled_lr:rule,base_lr,batch_size,base_batch_size}`."""
+`${nb_scaled_lr:rule,base_lr,batch_size,base_batch_size}`, `${nb_local_jobs:device,jobs_per_gpu,gpu_mib_per_job}`."""
 
 import math
 
 from omegaconf import DictConfig, OmegaConf
 
+from normbench.launch.gpu_jobs import local_jobs
 from normbench.rundir.identity import run_name
 
 
@@ -29,7 +30,17 @@ def _scaled_lr(rule, base_lr, batch_size, base_batch_size) -> float:
     return float(base_lr) * math.pow(int(batch_size) / int(base_batch_size), LR_SCALING[rule])
 
 
+def _local_jobs(device, jobs_per_gpu, gpu_mib_per_job) -> int:
+    """`${nb_local_jobs:device,jobs_per_gpu,gpu_mib_per_job}`: launcher=local's n_jobs, one job per usable core
+    (-1) unless `device` trains on GPUs: then jobs per GPU from their memory and the cores
+    (normbench/launch/gpu_jobs.py). Resolved in the sweep's process when Hydra instantiates the launcher."""
+    from normbench.launch.job_resources import usable_cpus  # here: only a launcher=local sweep needs it
+
+    return local_jobs(str(device), int(jobs_per_gpu), int(gpu_mib_per_job), usable_cpus())
+
+
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("nb_run_name", _run_name, replace=True)
     OmegaConf.register_new_resolver("nb_div", _div, replace=True)
     OmegaConf.register_new_resolver("nb_scaled_lr", _scaled_lr, replace=True)
+    OmegaConf.register_new_resolver("nb_local_jobs", _local_jobs, replace=True)

@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from normbench.config.options import added_field, execution_only
+from normbench.launch.gpu_jobs import DEFAULT_MIB_PER_JOB
 
 
 class Precision(Enum):
@@ -58,6 +59,15 @@ class ProbeConfig:
 
 
 @dataclass
+class LauncherConfig:
+    """How launcher=local shares a GPU host among a sweep's jobs (normbench/launch/gpu_jobs.py): how a sweep is
+    carried out, never what a run computes (no part of a run's identity or name). Ignored by other launchers."""
+
+    jobs_per_gpu: int = 0  # jobs training on each GPU at once; 0: as many as fit gpu_mib_per_job, one per core at most
+    gpu_mib_per_job: int = DEFAULT_MIB_PER_JOB  # the GPU memory one job is expected to need (MiB)
+
+
+@dataclass
 class Config:
     model: Any = MISSING  # the selected model's schema, e.g. MLPConfig
     norm: Any = MISSING  # the selected norm's schema, e.g. BatchNormConfig
@@ -66,6 +76,7 @@ class Config:
     logger: Any = MISSING  # the selected experiment tracker's schema (none, wandb, mlflow): how a run is shown
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
     experiment: str = "default"
     batch_size: int = 100
     seed: int = 0

@@ -41,6 +41,7 @@ def threads_per_job(launcher_cfg, cpus: int, total_jobs: int | None) -> int:
     if kind in ("submitit_local", "submitit_slurm") and launcher_cfg.get("cpus_per_task"):
         return int(launcher_cfg.cpus_per_task)  # the job's own allocation
     if kind == "joblib":
+        # launcher=local's n_jobs resolves here as in the sweep's process: jobs per GPU on a GPU host (gpu_jobs.py)
         concurrent = joblib_workers(int(launcher_cfg.n_jobs), cpus)
     elif kind == "submitit_local":
         concurrent = total_jobs or 1  # submitit's local executor starts every job at once

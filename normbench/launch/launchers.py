@@ -1,5 +1,5 @@
 """Hydra's launcher plugins as normbench knows them: which are installed, what our presets select, and
-a refusal of SLURM sweeps on a machine without SLURM.
+a refusal of SLURM sweeps on a machine without SLURM or of launcher.* settings out of range.
 
 submitit_slurm calls `sbatch`; without it on PATH every job would fail with a traceback. The sweep
 callback (normbench.launch.tally) checks once the launcher is composed, before anything is submitted.
@@ -12,6 +12,8 @@ import sys
 from omegaconf import OmegaConf
 
 from normbench.config.paths import config_dir
+from normbench.errors import ConfigError
+from normbench.launch.gpu_jobs import check_settings
 
 # Hydra's launcher plugins: the name in `hydra/launcher=NAME` -> (pip package, module it installs).
 LAUNCHER_PLUGINS = {
@@ -53,4 +55,15 @@ def exit_if_slurm_unavailable(launcher_cfg) -> None:
         print("normbench: error: launcher=slurm (hydra/launcher=submitit_slurm) submits with sbatch, which is not "
               "on PATH: run the sweep on a SLURM login node, or here with launcher=local or launcher=submitit_local",
               file=sys.stderr)
+        sys.exit(2)
+
+
+def exit_if_launcher_settings_bad(config) -> None:
+    """Refuse launcher.jobs_per_gpu or gpu_mib_per_job out of range in one line, before Hydra instantiates the
+    launcher: launcher=local's n_jobs is resolved from them, and a resolver's error would reach the user as a
+    traceback."""
+    try:
+        check_settings(int(config.launcher.jobs_per_gpu), int(config.launcher.gpu_mib_per_job))
+    except ConfigError as error:
+        print(f"normbench: error: {error}", file=sys.stderr)
         sys.exit(2)

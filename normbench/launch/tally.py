@@ -114,9 +114,10 @@ class SweepTally(Callback):
         self._job_started = 0.0
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from normbench.launch.launchers import exit_if_slurm_unavailable
+        from normbench.launch.launchers import exit_if_launcher_settings_bad, exit_if_slurm_unavailable
 
         exit_if_slurm_unavailable(config.hydra.launcher)
+        exit_if_launcher_settings_bad(config)
         _exit_if_directions_differ(config)
         sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         self._ledger = Path(str(config.hydra.sweep.dir)) / ".sweeps" / sweep_id

@@ -41,7 +41,8 @@ _NAMED_KEYS = {"model", "model.name", "model.cell", "model.layer_norms", "norm",
                "progress", "results_dir", "force", "device", "num_threads", "trainer.checkpoint_interval",
                "trainer.compile", "data.cache_dir", "data.max_device_bytes", "data.loader_workers", "objective",
                "objective_direction"}
-_UNNAMED_GROUPS = ("logger",)  # how a run is shown (logger=mlflow, logger.tracking_uri=...): never in its name
+# How a run is shown (logger=mlflow, logger.tracking_uri=...) or launched (launcher.jobs_per_gpu=2): never in its name.
+_UNNAMED_GROUPS = ("logger", "launcher")
 _MAX_NAME = 180
 
 

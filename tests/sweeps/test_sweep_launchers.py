@@ -2,6 +2,7 @@
 global-state resets that every parallel job relies on."""
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -20,11 +21,20 @@ def _ledger(study):
 
 
 def test_joblib_runs_jobs_in_worker_processes_with_a_share_of_the_cores(finished_tiny_sweep, tmp_path):
+    # Two GPUs of 4096 MiB (a fake nvidia-smi): launcher=local's n_jobs resolves to one job per GPU, 2 at once,
+    # in the sweep's process (Hydra's launcher) and in each job (its thread share). CUDA_VISIBLE_DEVICES names
+    # the fake GPUs by UUID, which no real GPU has: on any host, CUDA sees none and device=auto trains on the CPU.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nvidia-smi").write_text("#!/bin/sh\necho '0, GPU-aaaa, 4096'\necho '1, GPU-bbbb, 4096'\n")
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "CUDA_VISIBLE_DEVICES": "GPU-aaaa,GPU-bbbb"}
     results = tmp_path / "results"
-    main = tiny_sweep(results, finished_tiny_sweep / "conf", "seed=0,1", "launcher=local", "hydra.launcher.n_jobs=2",
-                      "num_threads=0", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    main = tiny_sweep(results, finished_tiny_sweep / "conf", "seed=0,1", "launcher=local", "num_threads=0",
+                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = main.communicate(timeout=240)
     assert main.returncode == 0, stderr
+    assert "Joblib.Parallel(n_jobs=2," in stdout  # Hydra's log of the launcher it built
     assert tally_counts(stdout)["completed"] == 2
     study = results / "tiny"
     for summary in summaries(study).values():
