@@ -29,9 +29,9 @@ MODELS = {
     "resnet18": (["model=torchvision", "model.arch=resnet18", "model.small_input=true", "data=synthetic",
                   "data.shape=[3,32,32]", "data.num_train=1024", "data.num_test=32", "batch_size=32"], 1 / 25),
 }
-# What each case measures (column -> its heading and the overrides of normbench's runs), by device kind.
-COLUMNS = {"bare": "bare", "bare_graph": "bare graph", "normbench": "normbench",
-           "normbench_eager": "nb eager", "normbench_graphs": "nb graphs"}
+# What each case can measure (column -> its heading); `columns` picks them by device.
+COLUMNS = {"bare": "bare", "bare_graph": "bare_graph", "normbench": "normbench",
+           "normbench_eager": "nb_eager", "normbench_graphs": "nb_graphs"}
 GRAPH_COLUMNS = ("bare_graph", "normbench_eager", "normbench_graphs")
 # The ratios printed on CUDA (numerator, denominator); on a CPU the one ratio is normbench / bare.
 CUDA_RATIOS = (("normbench_eager", "bare"), ("normbench_graphs", "bare_graph"), ("normbench_graphs", "bare"))

@@ -249,7 +249,8 @@ class GraphedStep:
             with torch.cuda.graph(graph):
                 self.static.compute()
         except RuntimeError as error:
-            self.failure = f"capture failed: {str(error).strip().splitlines()[0]}"
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            self.failure = f"capture failed: {first_line}"
         finally:
             for rate, group in zip(rates, self.optimizer.param_groups):
                 group["lr"] = rate

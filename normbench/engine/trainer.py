@@ -121,6 +121,8 @@ class Trainer:
         if problem is not None:
             if settings.cuda_graphs is CudaGraphs.true:
                 log.warning("trainer.cuda_graphs=true: running eagerly, %s", problem)
+            elif settings.cuda_graphs is CudaGraphs.auto and built.device.type == "cuda":
+                log.info("trainer.cuda_graphs=auto: running eagerly, %s", problem)
             return None, problem
         capacity = window_capacity(self.max_steps, settings.log_interval, settings.eval_interval,
                                    settings.checkpoint_interval)

@@ -232,7 +232,7 @@ def test_graph_use_reports_a_run_that_ended_before_its_capture():
 # --- on a CUDA device only ----------------------------------------------------------------------------------
 
 GPU_STEPS = ["trainer.max_steps=30", "trainer.eval_interval=30", "trainer.log_interval=5", "progress=false",
-             "device=cuda", "deterministic=true"]
+             "device=cuda"]
 # Tolerance of graphed against eager losses: a capturable Adam computes its bias corrections in float32 on the
 # device, eager Adam in float64 on the host; 30 steps of that stay well inside 1e-4 relative.
 RTOL, ATOL = 1e-4, 1e-6
@@ -246,7 +246,8 @@ def _losses(run_dir):
 @gpu
 @pytest.mark.parametrize("model, norm, clip", CASES)
 def test_a_graphed_run_follows_the_eager_loss_curve(make_cfg, tmp_path, model, norm, clip):
-    overrides = [*GPU_STEPS, f"model={model}", f"norm={norm}", f"trainer.grad_clip={clip or 'null'}"]
+    overrides = [*GPU_STEPS, "deterministic=true", f"model={model}", f"norm={norm}",
+                 f"trainer.grad_clip={clip or 'null'}"]
     eager = run_experiment(make_cfg(*overrides, "trainer.cuda_graphs=false"), tmp_path / "eager")
     graphed = run_experiment(make_cfg(*overrides, "trainer.cuda_graphs=true"), tmp_path / "graphed")
     assert graphed["cuda_graphs"] is True and eager["cuda_graphs"] is False, graphed["cuda_graphs_reason"]
@@ -262,7 +263,8 @@ def test_a_resumed_graphed_run_equals_an_uninterrupted_one(make_cfg, tmp_path, m
     state loads before a new capture, and the loss curve continues as if nothing happened."""
     from normbench.engine import run as run_module
 
-    overrides = [*GPU_STEPS, "trainer.cuda_graphs=true", "trainer.checkpoint_interval=10", "optim.schedule=cosine"]
+    overrides = [*GPU_STEPS, "deterministic=true", "trainer.cuda_graphs=true", "trainer.checkpoint_interval=10",
+                 "optim.schedule=cosine"]
     whole = run_experiment(make_cfg(*overrides), tmp_path / "whole")
     real_save = run_module.save_checkpoint
 
@@ -289,7 +291,7 @@ def test_a_resumed_graphed_run_equals_an_uninterrupted_one(make_cfg, tmp_path, m
 def test_a_run_that_cannot_be_captured_on_cuda_runs_eagerly_and_says_why(make_cfg, tmp_path, caplog, override,
                                                                          reason):
     with caplog.at_level(logging.WARNING, logger="normbench"):
-        summary = run_experiment(make_cfg(*GPU_STEPS, "deterministic=false", "trainer.cuda_graphs=true", override),
+        summary = run_experiment(make_cfg(*GPU_STEPS, "trainer.cuda_graphs=true", override),
                                  tmp_path / "run")
     assert summary["status"] == "completed" and summary["cuda_graphs"] is False
     assert reason in summary["cuda_graphs_reason"]
@@ -321,7 +323,7 @@ def test_no_host_sync_between_log_points(make_cfg, tmp_path, monkeypatch, graphs
 
     monkeypatch.setattr(Trainer, "_train_step", guarded(Trainer._train_step))
     monkeypatch.setattr(Trainer, "_graphed_train_step", guarded(Trainer._graphed_train_step))
-    summary = run_experiment(make_cfg(*GPU_STEPS, "deterministic=false", "trainer.log_interval=10",
+    summary = run_experiment(make_cfg(*GPU_STEPS, "trainer.log_interval=10",
                                       f"trainer.cuda_graphs={graphs}"), tmp_path / "run")
     assert summary["status"] == "completed" and summary["cuda_graphs"] is (graphs == "true")
     assert len(checked) >= 15
