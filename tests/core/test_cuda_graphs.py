@@ -234,8 +234,11 @@ def test_graph_use_reports_a_run_that_ended_before_its_capture():
 GPU_STEPS = ["trainer.max_steps=30", "trainer.eval_interval=30", "trainer.log_interval=5", "progress=false",
              "device=cuda"]
 # Tolerance of graphed against eager losses: a capturable Adam computes its bias corrections in float32 on the
-# device, eager Adam in float64 on the host; 30 steps of that stay well inside 1e-4 relative.
+# device, eager Adam in float64 on the host; 30 steps of that stay well inside 1e-4 relative. The GRU's recurrence
+# and bf16's 8-bit mantissa amplify such differences: looser bounds there.
 RTOL, ATOL = 1e-4, 1e-6
+GPU_CASES = [("mlp", "batch", None, "trainer.precision=fp32", RTOL), ("cnn", "layer", 0.5, "trainer.precision=fp32", RTOL),
+             ("rnn", "layer", None, "trainer.precision=fp32", 1e-3), ("mlp", "batch", None, "trainer.precision=bf16", 2e-2)]
 
 
 def _losses(run_dir):
@@ -244,17 +247,17 @@ def _losses(run_dir):
 
 
 @gpu
-@pytest.mark.parametrize("model, norm, clip", CASES)
-def test_a_graphed_run_follows_the_eager_loss_curve(make_cfg, tmp_path, model, norm, clip):
+@pytest.mark.parametrize("model, norm, clip, precision, rtol", GPU_CASES)
+def test_a_graphed_run_follows_the_eager_loss_curve(make_cfg, tmp_path, model, norm, clip, precision, rtol):
     overrides = [*GPU_STEPS, "deterministic=true", f"model={model}", f"norm={norm}",
-                 f"trainer.grad_clip={clip or 'null'}"]
+                 f"trainer.grad_clip={clip or 'null'}", precision]
     eager = run_experiment(make_cfg(*overrides, "trainer.cuda_graphs=false"), tmp_path / "eager")
     graphed = run_experiment(make_cfg(*overrides, "trainer.cuda_graphs=true"), tmp_path / "graphed")
     assert graphed["cuda_graphs"] is True and eager["cuda_graphs"] is False, graphed["cuda_graphs_reason"]
     a, b = _losses(tmp_path / "eager"), _losses(tmp_path / "graphed")
     assert len(a) == 30 and list(a.index) == list(b.index)
-    torch.testing.assert_close(torch.tensor(b.values), torch.tensor(a.values), rtol=RTOL, atol=ATOL)
-    assert abs(graphed["final_train_acc"] - eager["final_train_acc"]) <= 0.01
+    torch.testing.assert_close(torch.tensor(b.values), torch.tensor(a.values), rtol=rtol, atol=ATOL)
+    assert abs(graphed["final_train_acc"] - eager["final_train_acc"]) <= 0.02  # 10 of the last window's 500
 
 
 @gpu
