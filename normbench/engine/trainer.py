@@ -35,6 +35,7 @@ from normbench.rundir.metrics_log import MetricsLog
 
 log = logging.getLogger("normbench")
 
+
 @dataclass
 class Outcome:
     status: str  # one of contract.RUN_STATUSES

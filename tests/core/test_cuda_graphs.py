@@ -4,8 +4,10 @@ CPU, without capture), runs that cannot be captured say why, and checkpoints kee
 The tests marked `gpu` need CUDA (skipped elsewhere): graphed and eager loss curves, a resumed graphed run,
 the fallback reasons on a GPU, and no host sync inside the hot loop between log points."""
 
+import contextlib
 import dataclasses
 import logging
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -17,7 +19,14 @@ from normbench.config.schema import CudaGraphs, Precision
 from normbench.config.validate import validate
 from normbench.engine import trainer as trainer_module
 from normbench.engine.build import Built, build
-from normbench.engine.cuda_graph import GraphedStep, GraphUse, StaticStep, graph_problem, window_capacity
+from normbench.engine.cuda_graph import (
+    WARMUP_STEPS,
+    GraphedStep,
+    GraphUse,
+    StaticStep,
+    graph_problem,
+    window_capacity,
+)
 from normbench.engine.run import run_experiment
 from normbench.engine.trainer import Settings, Trainer, _Window
 from normbench.errors import ConfigError
@@ -330,3 +339,111 @@ def test_no_host_sync_between_log_points(make_cfg, tmp_path, monkeypatch, graphs
                                       f"trainer.cuda_graphs={graphs}"), tmp_path / "run")
     assert summary["status"] == "completed" and summary["cuda_graphs"] is (graphs == "true")
     assert len(checked) >= 15
+
+
+# --- GraphedStep's sequence (warm-up, capture, replays, fallback), with torch.cuda faked on the CPU -----------
+
+class _Recorder:
+    """Fakes of the torch.cuda pieces GraphedStep uses, and a fake static step: each call is an event."""
+
+    def __init__(self, fail_capture: bool = False):
+        self.events, self.capturing, self.fail_capture = [], False, fail_capture
+        recorder = self
+
+        class Graph:
+            def replay(self):
+                recorder.events.append(("replay", recorder.group_lr_seen()))
+
+        self.Graph = Graph
+
+    def group_lr_seen(self):
+        return round(float(self.graphed.lr[0]), 6) if self.graphed.lr else None
+
+    @contextlib.contextmanager
+    def graph(self, graph):
+        self.capturing = True
+        try:
+            yield
+            if self.fail_capture:
+                raise RuntimeError("operation not permitted when stream is capturing\nCUDA kernel errors ...")
+        finally:
+            self.capturing = False
+
+
+class _FakeStatic:
+    def __init__(self, recorder, optimizer):
+        self.recorder, self.optimizer, self.index = recorder, optimizer, torch.zeros(2, dtype=torch.int64)
+
+    def load_batch(self):
+        self.recorder.events.append("load")
+
+    def __call__(self):
+        self.recorder.events.append("eager")
+
+    def compute(self):
+        rate = self.optimizer.param_groups[0]["lr"]
+        self.recorder.events.append(("compute", self.recorder.capturing, isinstance(rate, torch.Tensor)))
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    def make(fail_capture=False):
+        recorder = _Recorder(fail_capture)
+        monkeypatch.setattr(torch.cuda, "Stream", lambda: SimpleNamespace(wait_stream=lambda other: None))
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda: SimpleNamespace(wait_stream=lambda other: None))
+        monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+        monkeypatch.setattr(torch.cuda, "CUDAGraph", recorder.Graph)
+        monkeypatch.setattr(torch.cuda, "graph", recorder.graph)
+        monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+        param = nn.Parameter(torch.ones(2))
+        optimizer = torch.optim.Adam([param], lr=0.5)
+        param.grad = torch.ones(2)
+        optimizer.step()  # state exists, its step count on the CPU, as after a resume
+        recorder.graphed = GraphedStep(_FakeStatic(recorder, optimizer))
+        return recorder, optimizer, param
+
+    return make
+
+
+def test_the_graphed_step_warms_up_captures_once_then_replays_at_the_schedules_rate(fake_cuda):
+    recorder, optimizer, param = fake_cuda()
+    graphed = recorder.graphed
+    for step in range(1, 7):
+        optimizer.param_groups[0]["lr"] = 0.1 * step  # the scheduler moves the float rate between steps
+        graphed.step()
+        assert not isinstance(optimizer.param_groups[0]["lr"], torch.Tensor)  # float outside the capture
+        if step == WARMUP_STEPS:
+            assert graphed.use == GraphUse(False, f"the run ended within its first {WARMUP_STEPS} steps, before "
+                                                  f"the capture")
+    assert recorder.events == [
+        "load", "eager", "load", "eager", "load", "eager",  # warm-up: real, eager steps
+        "load", ("compute", True, True), ("replay", 0.4),  # the capture reads the rate from a tensor; one replay
+        "load", ("replay", 0.5), "load", ("replay", 0.6)]  # each replay at the step's own rate
+    assert graphed.use == GraphUse(True)
+    assert optimizer.param_groups[0]["capturable"] is True
+    assert optimizer.state[param]["step"].dtype == torch.float32
+
+
+def test_a_failed_capture_falls_back_to_eager_steps_and_says_why(fake_cuda, caplog):
+    recorder, optimizer, _ = fake_cuda(fail_capture=True)
+    graphed = recorder.graphed
+    with caplog.at_level(logging.WARNING, logger="normbench"):
+        for _ in range(WARMUP_STEPS + 2):
+            graphed.step()
+    assert recorder.events[-5:] == ["load", ("compute", True, True), "eager", "load", "eager"]
+    reason = "capture failed: operation not permitted when stream is capturing"
+    assert graphed.use == GraphUse(False, reason)
+    assert [r.getMessage() for r in caplog.records] == [f"trainer.cuda_graphs: running eagerly, {reason}"]
+    assert optimizer.param_groups[0]["lr"] == 0.5  # the float rate is back
+
+
+def test_after_a_reset_the_graphed_step_warms_up_and_captures_again(fake_cuda):
+    recorder, _, _ = fake_cuda()
+    graphed = recorder.graphed
+    for _ in range(WARMUP_STEPS + 1):
+        graphed.step()
+    graphed.reset()
+    recorder.events.clear()
+    for _ in range(WARMUP_STEPS + 1):
+        graphed.step()
+    assert recorder.events == ["load", "eager"] * WARMUP_STEPS + ["load", ("compute", True, True), ("replay", 0.5)]
