@@ -225,6 +225,8 @@ class GraphedStep:
                         state["step"] = state["step"].to(device=param.device, dtype=torch.float32)
             device = self.static.index.device
             self.lr = [torch.tensor(float(group["lr"]), device=device) for group in self.optimizer.param_groups]
+        # Streams and captures belong to the current device: make it the run's (device=cuda:1, say).
+        torch.cuda.set_device(self.static.index.device)
         self.side_stream = torch.cuda.Stream()
         self.prepared = True
 

@@ -395,6 +395,7 @@ def fake_cuda(monkeypatch):
         monkeypatch.setattr(torch.cuda, "CUDAGraph", recorder.Graph)
         monkeypatch.setattr(torch.cuda, "graph", recorder.graph)
         monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+        monkeypatch.setattr(torch.cuda, "set_device", lambda device: recorder.events.append(("device", str(device))))
         param = nn.Parameter(torch.ones(2))
         optimizer = torch.optim.Adam([param], lr=0.5)
         param.grad = torch.ones(2)
@@ -416,6 +417,7 @@ def test_the_graphed_step_warms_up_captures_once_then_replays_at_the_schedules_r
             assert graphed.use == GraphUse(False, f"the run ended within its first {WARMUP_STEPS} steps, before "
                                                   f"the capture")
     assert recorder.events == [
+        ("device", "cpu"),  # the run's device made the current one (the fake static step's is the CPU)
         "load", "eager", "load", "eager", "load", "eager",  # warm-up: real, eager steps
         "load", ("compute", True, True), ("replay", 0.4),  # the capture reads the rate from a tensor; one replay
         "load", ("replay", 0.5), "load", ("replay", 0.6)]  # each replay at the step's own rate
@@ -446,4 +448,5 @@ def test_after_a_reset_the_graphed_step_warms_up_and_captures_again(fake_cuda):
     recorder.events.clear()
     for _ in range(WARMUP_STEPS + 1):
         graphed.step()
-    assert recorder.events == ["load", "eager"] * WARMUP_STEPS + ["load", ("compute", True, True), ("replay", 0.5)]
+    assert recorder.events == [("device", "cpu"), *["load", "eager"] * WARMUP_STEPS, "load", ("compute", True, True),
+                               ("replay", 0.5)]
