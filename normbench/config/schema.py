@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from normbench.config.options import added_field, execution_only
+from normbench.errors import ConfigError
 from normbench.launch.gpu_jobs import DEFAULT_MIB_PER_JOB
 
 
@@ -24,6 +25,25 @@ class Precision(Enum):
     fp32 = "fp32"
     bf16 = "bf16"
     fp16 = "fp16"  # CUDA only: with a gradient scaler
+
+
+class CudaGraphs(Enum):
+    """Whether the training step is captured once in a CUDA graph and replayed (normbench/engine/cuda_graph.py).
+
+    The config key is a string, parsed here: Hydra reads `trainer.cuda_graphs=true` as a boolean, which OmegaConf
+    refuses for an enum field."""
+
+    auto = "auto"  # on CUDA where the run allows it; eager elsewhere, without a word
+    true = "true"  # where the run does not allow it: eager, and one line saying why
+    false = "false"
+
+    @classmethod
+    def parse(cls, value) -> "CudaGraphs":
+        text = str(value).lower()
+        if text not in cls.__members__:
+            raise ConfigError(f"trainer.cuda_graphs={value} is not allowed; choose one of: "
+                              f"{', '.join(cls.__members__)}")
+        return cls[text]
 
 
 @dataclass
@@ -45,6 +65,8 @@ class TrainerConfig:
     # null = auto: compile models with a loop unrolled in Python (the normalized RNN) on a CPU, where it pays
     # (normbench/engine/compiling.py).
     compile: Optional[bool] = execution_only(False)
+    # auto | true | false (CudaGraphs): the same step captured in a CUDA graph; float rounding aside, the same numbers.
+    cuda_graphs: str = execution_only(CudaGraphs.auto.value)
 
 
 @dataclass

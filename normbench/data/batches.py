@@ -66,7 +66,14 @@ class EpochBatches:
         self.per_epoch = self.order.per_epoch
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        index = self.order.next()
+        return self.gather(self.next_index())
+
+    def next_index(self) -> torch.Tensor:
+        """The next batch's sample indices, on the device: what `next()` gathers (a CUDA graph copies them
+        into its static index buffer and gathers inside the graph, normbench/engine/cuda_graph.py)."""
+        return self.order.next()
+
+    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x.index_select(0, index), self.y.index_select(0, index)
 
     def state_dict(self) -> dict:

@@ -38,10 +38,11 @@ class MixedPrecision:
             for norm in norms:
                 norm.register_forward_pre_hook(_inputs_in_float32)
 
-    def autocast(self):
+    def autocast(self, cache: bool = True):
+        """`cache=False` inside a CUDA graph's capture: cached casts of the weights would outlive it."""
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
+        return torch.autocast(self.device_type, dtype=self.dtype, cache_enabled=cache)
 
     def backward(self, loss: torch.Tensor) -> None:
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from normbench import __version__
 from normbench.engine.build import Built, build
+from normbench.engine.cuda_graph import GraphUse
 from normbench.engine.progress import Progress
 from normbench.engine.trainer import Outcome, Settings, Trainer
 from normbench.errors import ConfigError
@@ -138,11 +139,12 @@ def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
             stopped = Outcome(INTERRUPTED, trained, reason=f"interrupted ({str(error) or 'Ctrl-C'}) at step {trained}")
         else:
             stopped = Outcome(FAILED, trained, reason=f"{type(error).__name__}: {error}")
+        graphs = trainer.graph_use if trainer is not None else None
         write_summary(run_dir, _summary(cfg, run_dir, identity, stopped, built, started_at,
-                                        time.perf_counter() - started, resumed_from))
+                                        time.perf_counter() - started, resumed_from, graphs))
         raise
     summary = _summary(cfg, run_dir, identity, outcome, built, started_at, time.perf_counter() - started,
-                       resumed_from)
+                       resumed_from, trainer.graph_use)
     write_summary(run_dir, summary)
     remove_checkpoint(run_dir)
     return summary
@@ -194,7 +196,7 @@ def _remove_event_files(run_dir: Path) -> None:
 
 
 def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built, started_at: str, wall: float,
-             resumed_from: int = 0) -> dict:
+             resumed_from: int = 0, graphs: GraphUse | None = None) -> dict:
     final = {key: _finite_or_none(outcome.final.get(key)) for key in FINAL_KEYS}
     model = built.options.model
     return {
@@ -227,6 +229,9 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "device": str(built.device),
         "precision": cfg.trainer.precision.value,
         "compiled": built.compile.compile,
+        # Whether the training steps replayed a CUDA graph (trainer.cuda_graphs), and if not, why (one line).
+        "cuda_graphs": graphs is not None and graphs.active,
+        "cuda_graphs_reason": graphs.reason if graphs is not None else None,
         "num_threads": torch.get_num_threads(),
         "num_params": sum(p.numel() for p in built.model.parameters()),
         "norm_swaps": len(built.model.swaps) if isinstance(built.model, NormSwapped) else None,

@@ -2,10 +2,13 @@
 
 Per step: forward, cross-entropy, backward, optimizer step, learning-rate scheduler step. The loss and the
 predictions stay on the device until a log point, where a whole window is read back at once
-(one host sync per window, not per step). A non-finite loss, or one above `trainer.divergence_loss`, ends the run as
-`diverged` at the first such step: nothing after it is logged and nothing is padded.
+(one host sync per window, not per step). On CUDA the step can be a replayed CUDA graph instead
+(`trainer.cuda_graphs`, normbench/engine/cuda_graph.py): the same computation, kept in static buffers.
+A non-finite loss, or one above `trainer.divergence_loss`, ends the run as `diverged` at the first such step:
+nothing after it is logged and nothing is padded.
 """
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -13,8 +16,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from normbench.config.schema import Precision
+from normbench.config.schema import CudaGraphs, Precision
 from normbench.engine.build import Built
+from normbench.engine.cuda_graph import GraphedStep, GraphUse, StaticStep, graph_problem, window_capacity
 from normbench.engine.precision import MixedPrecision
 from normbench.engine.probes import probe_landscape, step_sizes
 from normbench.engine.progress import Progress
@@ -28,6 +32,8 @@ from normbench.norms.eval_stats import (
 from normbench.norms.hooks import TrainStepAware
 from normbench.rundir.contract import COMPLETED, DIVERGED, FAILED, INTERRUPTED
 from normbench.rundir.metrics_log import MetricsLog
+
+log = logging.getLogger("normbench")
 
 
 @dataclass
@@ -57,6 +63,7 @@ class Settings:
     probe_every: int
     probe_etas: tuple
     precision: Precision = Precision.fp32
+    cuda_graphs: CudaGraphs = CudaGraphs.auto
 
     @classmethod
     def from_config(cls, cfg, norm) -> "Settings":
@@ -65,7 +72,8 @@ class Settings:
         etas = tuple(step_sizes(cfg.optim.lr, p.min_scale, p.max_scale, p.points))
         eval_stats, precise_batches = evaluation_policy(norm)
         return cls(cfg.batch_size, cfg.seed, t.log_interval, t.eval_interval, t.eval_batch_size, t.checkpoint_interval,
-                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas, t.precision)
+                   t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas, t.precision,
+                   CudaGraphs.parse(t.cuda_graphs))
 
 
 @dataclass
@@ -104,10 +112,35 @@ class Trainer:
         # Only the training forward is compiled: evaluation stays eager, off the hot path and clear of inductor's
         # eval-mode BN/GN mismatches (PITFALLS); both share the model's parameters and buffers.
         self.train_forward = torch.compile(self.model) if built.compile.compile else self.model
+        self.graphed, self.graph_refusal = self._graphed_step(built)
+
+    def _graphed_step(self, built: Built) -> tuple[GraphedStep | None, str | None]:
+        """The CUDA-graph step where `trainer.cuda_graphs` asks for it and the run allows it, else why not."""
+        settings = self.settings
+        problem = graph_problem(settings.cuda_graphs, built, settings)
+        if problem is not None:
+            if settings.cuda_graphs is CudaGraphs.true:
+                log.warning("trainer.cuda_graphs=true: running eagerly, %s", problem)
+            elif settings.cuda_graphs is CudaGraphs.auto and built.device.type == "cuda":
+                log.info("trainer.cuda_graphs=auto: running eagerly, %s", problem)
+            return None, problem
+        capacity = window_capacity(self.max_steps, settings.log_interval, settings.eval_interval,
+                                   settings.checkpoint_interval)
+        static = StaticStep(self.model, self.optimizer, self.batches, self.mixed, settings.grad_clip, capacity,
+                            settings.batch_size)
+        return GraphedStep(static), None
+
+    @property
+    def graph_use(self) -> GraphUse:
+        """Whether the steps replayed a CUDA graph (the run's summary records it), and if not, why."""
+        return self.graphed.use if self.graphed is not None else GraphUse(False, self.graph_refusal)
 
     def state_dict(self) -> dict:
         """Everything that decides what training does next, except the global random generators."""
-        return {"step": self.step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        optimizer = self.optimizer.state_dict()
+        if self.graphed is not None:  # the eager form: a checkpoint resumes with graphs or without
+            optimizer = self.graphed.export_optimizer_state(optimizer)
+        return {"step": self.step, "model": self.model.state_dict(), "optimizer": optimizer,
                 "scheduler": self.scheduler.state_dict(), "batches": self.batches.state_dict(),
                 "latest": dict(self.latest), "scaler": self.mixed.state_dict()}
 
@@ -120,6 +153,8 @@ class Trainer:
         self.batches.load_state_dict(state["batches"])
         self.latest.update(state["latest"])
         self.mixed.load_state_dict(state.get("scaler", {}))  # fp16's loss scale; absent in older checkpoints
+        if self.graphed is not None:  # the optimizer's state tensors are new: a captured graph would miss them
+            self.graphed.reset()
 
     def fit(self) -> Outcome:
         """Train to the end (or divergence). The log is told how the run ended (failed and interrupted too),
@@ -154,7 +189,10 @@ class Trainer:
                              and self._every(settings.checkpoint_interval))
             # Windows also close at eval and checkpoint points, so neither ever sees an unchecked loss.
             at_log = self._every(settings.log_interval) or at_eval or at_checkpoint
-            grad_norm = self._train_step(window, at_log)
+            if self.graphed is not None:
+                grad_norm = self._graphed_train_step(window)
+            else:
+                grad_norm = self._train_step(window, at_log)
             if at_log:
                 if (outcome := self._close_window(window, grad_norm)) is not None:
                     outcome.train_seconds = time.perf_counter() - started
@@ -200,13 +238,28 @@ class Trainer:
         window.targets.append(y)
         return grad_norm
 
+    def _graphed_train_step(self, window: _Window) -> torch.Tensor:
+        """The step as a replayed CUDA graph (warm-up and capture first): its loss and correct count stay in
+        the graph's buffers until the window closes. Returns the step's gradient norm (a device tensor)."""
+        window.lr = self.optimizer.param_groups[0]["lr"]
+        self.graphed.step()
+        self.scheduler.step()
+        return self.graphed.static.grad_norm
+
+    def _window_results(self, window: _Window) -> tuple[list[float], int]:
+        """The window's per-step losses and its number of correct predictions, read back from the device."""
+        if self.graphed is not None:
+            return self.graphed.static.read_window()
+        losses = torch.stack(window.losses).tolist()  # the window's host sync
+        correct = (torch.stack(window.predictions) == torch.stack(window.targets)).sum().item()
+        return losses, correct
+
     def _close_window(self, window: _Window, grad_norm) -> Outcome | None:
-        losses = torch.stack(window.losses).tolist()  # the window's one host sync
+        losses, correct = self._window_results(window)
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v) or v > self.settings.divergence_loss), None)
         if bad is not None:
             return self._diverged(window, losses, bad)
         batch = self.settings.batch_size
-        correct = (torch.stack(window.predictions) == torch.stack(window.targets)).sum().item()
         acc = correct / (batch * len(losses))
         lr = window.lr
         throughput = len(losses) * batch / max(time.perf_counter() - window.started, 1e-9)

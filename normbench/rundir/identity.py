@@ -39,8 +39,8 @@ IDENTITY_SETTINGS = ("batch_size", "seed", "deterministic")
 _NAMED_KEYS = {"model", "model.name", "model.cell", "model.layer_norms", "norm", "norm.name", "data", "data.name",
                "batch_size", "optim", "optim.name", "optim.lr", "seed", "experiment", "launcher", "user_dir",
                "progress", "results_dir", "force", "device", "num_threads", "trainer.checkpoint_interval",
-               "trainer.compile", "data.cache_dir", "data.max_device_bytes", "data.loader_workers", "objective",
-               "objective_direction"}
+               "trainer.compile", "trainer.cuda_graphs", "data.cache_dir", "data.max_device_bytes",
+               "data.loader_workers", "objective", "objective_direction"}
 # How a run is shown (logger=mlflow, logger.tracking_uri=...) or launched (launcher.jobs_per_gpu=2): never in its name.
 _UNNAMED_GROUPS = ("logger", "launcher")
 _MAX_NAME = 180

@@ -19,7 +19,8 @@ def test_hashes_separate_configs_and_group_seeds(make_cfg):
 def test_execution_settings_never_change_a_runs_identity(make_cfg):
     base = config_hash(make_cfg())
     for override in ("trainer.checkpoint_interval=50", "data.cache_dir=/elsewhere", "results_dir=/x", "num_threads=2",
-                     "force=true", "user_dir=.", "progress=false", "trainer.compile=true"):
+                     "force=true", "user_dir=.", "progress=false", "trainer.compile=true",
+                     "trainer.cuda_graphs=true", "trainer.cuda_graphs=false"):
         assert config_hash(make_cfg(override)) == base, override
 
 
