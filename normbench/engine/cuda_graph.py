@@ -39,6 +39,7 @@ from normbench.config.options import Augment, Schedule
 from normbench.config.schema import CudaGraphs, Precision
 from normbench.data.batches import EpochBatches
 from normbench.engine.precision import MixedPrecision
+from normbench.models._registry import model_traits
 from normbench.norms.hooks import TrainStepAware
 
 log = logging.getLogger("normbench")
@@ -46,9 +47,6 @@ log = logging.getLogger("normbench")
 # Eager steps before the capture (PyTorch's recipe uses a few): optimizer state exists, cuDNN and cuBLAS have
 # chosen their algorithms and workspaces, autograd's buffers are allocated.
 WARMUP_STEPS = 3
-# Models whose forward normbench wrote (or torchvision's): static shapes, no host syncs, no branches on values.
-# A model from a factory or a plugin may do anything, so it is refused rather than captured on trust.
-CAPTURABLE_MODELS = ("mlp", "cnn", "rnn", "transformer", "torchvision")
 _CAPTURABLE_WARNING = "This instance was constructed with capturable=True"  # torch's note on eager capturable steps
 
 
@@ -83,10 +81,12 @@ def graph_problem(mode: CudaGraphs, built, settings) -> str | None:
 
 
 def _model_problem(built) -> str | None:
+    # A model registers itself capturable (normbench.models._registry): normbench's own and torchvision's are;
+    # one from a factory or a plugin may sync or branch on values, so it is refused rather than captured on trust.
     name = built.options.model.name
-    if name not in CAPTURABLE_MODELS:
-        return (f"model={name} is not known to be capturable (its forward may sync with the host or branch on "
-                f"values); graphs cover {', '.join(CAPTURABLE_MODELS)}")
+    if not model_traits(name).capturable:
+        return (f"model={name} is not registered as capturable (its forward may sync with the host or branch on "
+                f"values): register_model(..., capturable=True) declares it")
     for path, module in built.model.named_modules():
         if isinstance(module, TrainStepAware):
             return f"{path or 'the model'} ({type(module).__name__}) changes with the step number, on the host"

@@ -3,6 +3,9 @@
   cfg        an instance of the model's own schema (a `ModelConfig` subclass)
   spec       the data's InputSpec (one sample's shape, the number of classes)
   make_norm  a NormFactory: make_norm(role, num_features) -> the selected norm for that site
+
+`capturable=True` declares that the model's forward can be captured in a CUDA graph (trainer.cuda_graphs):
+static shapes, no host syncs, no branches on tensor values. Undeclared models run eagerly on CUDA.
 """
 
 from dataclasses import dataclass
@@ -29,9 +32,18 @@ class InputSpec:
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model", "normbench.models", ModelConfig)
 
 
-def register_model(name: str, config: type[ModelConfig] | None = None):
+@dataclass(frozen=True)
+class ModelTraits:
+    capturable: bool = False  # its forward can be captured in a CUDA graph
+
+
+def register_model(name: str, config: type[ModelConfig] | None = None, capturable: bool = False):
     """Decorator for `build(cfg, spec, make_norm) -> nn.Module`, registered as model `name` with schema `config`."""
-    return MODELS.register(name, config)
+    return MODELS.register(name, config, traits=ModelTraits(capturable))
+
+
+def model_traits(name: str) -> ModelTraits:
+    return MODELS.get(name).traits
 
 
 def build_model(cfg: ModelConfig, spec: InputSpec, make_norm) -> nn.Module:

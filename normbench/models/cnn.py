@@ -43,7 +43,7 @@ class CNN(nn.Module):
         return self.head(self.features(x).flatten(1))
 
 
-@register_model("cnn", config=CNNConfig)
+@register_model("cnn", config=CNNConfig, capturable=True)
 def build(cfg: CNNConfig, spec, make_norm):
     if spec.spatial_dims not in (1, 2):
         raise ConfigError(

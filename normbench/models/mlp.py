@@ -57,7 +57,7 @@ class MLP(nn.Module):
         return self.head(self.layers(x.flatten(1)))
 
 
-@register_model("mlp", config=MLPConfig)
+@register_model("mlp", config=MLPConfig, capturable=True)
 def build(cfg: MLPConfig, spec, make_norm):
     layers, width = [], math.prod(spec.shape)
     names = cfg.layer_norm_names() or [None] * len(cfg.hidden)  # None: the selected norm

@@ -188,7 +188,7 @@ def _recurrence(cfg: RNNConfig, make_norm, input_size: int) -> nn.Module:
     return Bidirectional(make(), make() if cfg.bidirectional else None)
 
 
-@register_model("rnn", config=RNNConfig)
+@register_model("rnn", config=RNNConfig, capturable=True)
 def build(cfg: RNNConfig, spec, make_norm):
     steps, input_size = _sequence_shape(spec)
     directions = 2 if cfg.bidirectional else 1

@@ -126,7 +126,7 @@ def _set_input_channels(model: nn.Module, in_channels: int) -> None:
             return
 
 
-@register_model("torchvision", config=TorchvisionConfig)
+@register_model("torchvision", config=TorchvisionConfig, capturable=True)
 def build(cfg: TorchvisionConfig, spec, make_norm):
     if spec.spatial_dims != 2:
         raise ConfigError(f"model=torchvision needs images (shape [C, H, W]); this data has shape {list(spec.shape)} "

@@ -154,7 +154,7 @@ class Transformer(nn.Module):
         return self.head(h[:, 0] if self.cls is not None else h.mean(dim=1))
 
 
-@register_model("transformer", config=TransformerConfig)
+@register_model("transformer", config=TransformerConfig, capturable=True)
 def build(cfg: TransformerConfig, spec, make_norm):
     shape = (1, *spec.shape) if spec.spatial_dims == 0 else tuple(spec.shape)  # a feature vector: one channel
     if len(shape) > 3:
