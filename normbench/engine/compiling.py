@@ -1,7 +1,7 @@
 """Whether a run's training forward goes through torch.compile (`trainer.compile`): true, false, or null = auto.
 
 auto compiles where it is measured to pay: a model with a loop unrolled in Python (normbench.models.unrolled),
-on a CPU. Elsewhere compiling costs more than it saves: the MNIST-1D MLP and CNN ran 0.90-0.93x eager on one
+on a CPU. Elsewhere compiling costs more than it saves: the MNIST-1D MLP and CNN ran 0.88-0.95x eager on one
 CPU thread once compiled (their ops are few and large), and on CUDA a captured step (trainer.cuda_graphs)
 removes the launch overhead that compiling would. Inductor needs a C++ compiler on a CPU; without one, auto
 stays eager and says why. The first compile of a graph takes a minute or more on a small CPU; inductor caches
