@@ -20,7 +20,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = ["model=cnn", "norm=batch,layer", "seed=0,1,2,3"]  # 8 runs on MNIST-1D
-SPEEDUP_TARGET, OVERHEAD_TARGET_S = 1.7, 2.0
+SPEEDUP_TARGET = 1.8  # issue 11: a 2-core launcher=local sweep >= 1.8x the default serial one
+OVERHEAD_TARGET_S = 1.0  # issue 11: a one-step run costs <= 1 s more than `python -c "import torch"`
 
 
 def normbench_train(results_dir: Path, *args: str) -> float:
@@ -34,6 +35,13 @@ def normbench_train(results_dir: Path, *args: str) -> float:
     if out.returncode != 0:
         sys.exit(f"bench_sweep: {' '.join(command)} failed:\n{out.stderr[-3000:]}")
     return wall
+
+
+def import_torch_seconds() -> float:
+    """Wall seconds of `python -c "import torch"`: the floor under any run's fixed cost."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    return time.perf_counter() - started
 
 
 def load() -> str:
@@ -71,9 +79,12 @@ def main() -> None:
         print("per-run overhead (trainer.max_steps=1, data from the cache):", flush=True)
         cold = statistics.median(normbench_train(root / f"cold{i}", "model=cnn", "trainer.max_steps=1")
                                  for i in range(3))
-        verdict = "met" if cold < OVERHEAD_TARGET_S else "missed"
-        print(f"  one run in a fresh process (python, imports, Hydra, data, 1 step, outputs): {cold:.2f} s "
-              f"(median of 3; target < {OVERHEAD_TARGET_S:.0f} s: {verdict})", flush=True)
+        torch_only = statistics.median(import_torch_seconds() for _ in range(3))
+        extra = cold - torch_only
+        verdict = "met" if extra <= OVERHEAD_TARGET_S else "missed"
+        print(f"  one run in a fresh process (python, imports, Hydra, data, 1 step, outputs): {cold:.2f} s, "
+              f"`python -c 'import torch'` {torch_only:.2f} s: {extra:.2f} s more (medians of 3; "
+              f"target <= {OVERHEAD_TARGET_S:.0f} s more: {verdict})", flush=True)
         one = normbench_train(root / "one", "-m", "model=cnn", "trainer.max_steps=1")
         eight = normbench_train(root / "eight", "-m", *SWEEP, "trainer.max_steps=1")
         print(f"  each further run inside a sweep process: {(eight - one) / 7:.2f} s "
