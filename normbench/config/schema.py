@@ -27,22 +27,22 @@ class Precision(Enum):
     fp16 = "fp16"  # CUDA only: with a gradient scaler
 
 
-class CudaGraphs(Enum):
-    """Whether the training step is captured once in a CUDA graph and replayed (normbench/engine/cuda_graph.py).
+class Switch(Enum):
+    """auto | true | false: a speed setting normbench turns on where it is measured to pay (`auto`) or as told
+    (trainer.compile, trainer.cuda_graphs).
 
-    The config key is a string, parsed here: Hydra reads `trainer.cuda_graphs=true` as a boolean, which OmegaConf
-    refuses for an enum field."""
+    The config keys are strings, parsed here: Hydra reads `trainer.cuda_graphs=true` as a boolean, which
+    OmegaConf refuses for an enum field; a string field keeps it (and configs saved with `compile: false`)."""
 
-    auto = "auto"  # on CUDA where the run allows it; eager elsewhere, without a word
-    true = "true"  # where the run does not allow it: eager, and one line saying why
+    auto = "auto"
+    true = "true"
     false = "false"
 
     @classmethod
-    def parse(cls, value) -> "CudaGraphs":
+    def parse(cls, value, key: str) -> "Switch":
         text = str(value).lower()
         if text not in cls.__members__:
-            raise ConfigError(f"trainer.cuda_graphs={value} is not allowed; choose one of: "
-                              f"{', '.join(cls.__members__)}")
+            raise ConfigError(f"{key}={value} is not allowed; choose one of: {', '.join(cls.__members__)}")
         return cls[text]
 
 
@@ -61,12 +61,14 @@ class TrainerConfig:
     # Mixed precision changes the numbers a run computes: part of its identity (left out at fp32, so runs made
     # before the key existed keep theirs).
     precision: Precision = added_field(Precision.fp32)
-    # torch.compile of the model's training forward: the same computation, another kernel order (float rounding).
-    # null = auto: compile models with a loop unrolled in Python (the normalized RNN) on a CPU, where it pays
-    # (normbench/engine/compiling.py).
-    compile: Optional[bool] = execution_only(False)
-    # auto | true | false (CudaGraphs): the same step captured in a CUDA graph; float rounding aside, the same numbers.
-    cuda_graphs: str = execution_only(CudaGraphs.auto.value)
+    # auto | true | false (Switch): torch.compile of the model's training forward, the same computation in another
+    # kernel order (float rounding). auto: models with a loop unrolled in Python (the normalized RNN) on a CPU,
+    # where it pays (normbench/engine/compiling.py).
+    compile: str = execution_only(Switch.false.value)
+    # auto | true | false (Switch): the same step captured in a CUDA graph; float rounding aside, the same numbers.
+    # auto: on CUDA where the run allows it; eager elsewhere, without a word. true where the run does not allow it:
+    # eager, and one line saying why.
+    cuda_graphs: str = execution_only(Switch.auto.value)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from normbench.config.options import (
     finite,
     positive,
 )
-from normbench.config.schema import OPTION_GROUPS, VIEW_GROUPS, CudaGraphs, TrainerConfig
+from normbench.config.schema import OPTION_GROUPS, VIEW_GROUPS, Switch, TrainerConfig
 from normbench.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -94,7 +94,8 @@ def _check_trainer(trainer) -> None:
     finite(trainer.divergence_loss, "trainer.divergence_loss")
     positive(trainer.divergence_loss, "trainer.divergence_loss")
     at_least(trainer.checkpoint_interval, 0, "trainer.checkpoint_interval")
-    CudaGraphs.parse(trainer.cuda_graphs)
+    Switch.parse(trainer.cuda_graphs, "trainer.cuda_graphs")
+    Switch.parse(trainer.compile, "trainer.compile")
 
 
 def _check_probe(probe) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from normbench.config.schema import Switch
 from normbench.config.validate import Options, validate
 from normbench.data import Splits, load_data
 from normbench.data.batches import Batches
@@ -54,4 +55,4 @@ def build(cfg) -> Built:
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps
     scheduler = build_scheduler(options.optim, optimizer, max_steps)
     return Built(options, fed.data, model, optimizer, scheduler, batches, max_steps, device, make_norm.made,
-                 fed.streamed, choose_compile(cfg.trainer.compile, model, device))
+                 fed.streamed, choose_compile(Switch.parse(cfg.trainer.compile, "trainer.compile"), model, device))

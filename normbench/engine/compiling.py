@@ -1,4 +1,4 @@
-"""Whether a run's training forward goes through torch.compile (`trainer.compile`): true, false, or null = auto.
+"""Whether a run's training forward goes through torch.compile (`trainer.compile`): auto, true or false.
 
 auto compiles where it is measured to pay: a model with a loop unrolled in Python (normbench.models.unrolled),
 on a CPU. Elsewhere compiling costs more than it saves: the MNIST-1D MLP and CNN ran 0.88-0.95x eager on one
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from normbench.config.schema import Switch
 from normbench.models.unrolled import UnrolledLoop
 
 CXX_NAMES = ("c++", "g++", "clang++")
@@ -26,9 +27,9 @@ class CompileChoice:
     reason: str  # one line: why, for the run's log
 
 
-def choose_compile(setting: bool | None, model: torch.nn.Module, device: torch.device) -> CompileChoice:
-    if setting is not None:
-        return CompileChoice(setting, f"trainer.compile={str(setting).lower()}")
+def choose_compile(setting: Switch, model: torch.nn.Module, device: torch.device) -> CompileChoice:
+    if setting is not Switch.auto:
+        return CompileChoice(setting is Switch.true, f"trainer.compile={setting.value}")
     if not any(isinstance(module, UnrolledLoop) for module in model.modules()):
         return CompileChoice(False, "trainer.compile=auto: eager (no loop unrolled in Python to fuse)")
     if device.type != "cpu":

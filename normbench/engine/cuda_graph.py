@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from normbench.config.options import Augment, Schedule
-from normbench.config.schema import CudaGraphs, Precision
+from normbench.config.schema import Precision, Switch
 from normbench.data.batches import EpochBatches
 from normbench.engine.precision import MixedPrecision
 from normbench.models._registry import model_traits
@@ -58,9 +58,9 @@ class GraphUse:
     reason: str | None = None
 
 
-def graph_problem(mode: CudaGraphs, built, settings) -> str | None:
+def graph_problem(mode: Switch, built, settings) -> str | None:
     """None where `built`'s training step can be captured under `settings` (the trainer's), else why not."""
-    if mode is CudaGraphs.false:
+    if mode is Switch.false:
         return "trainer.cuda_graphs=false"
     if built.device.type != "cuda":
         return "needs a CUDA device"

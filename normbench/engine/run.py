@@ -179,7 +179,7 @@ def _trainer(cfg, built: Built, run_dir: Path, identity: dict, resume: dict | No
     progress = Progress(built.max_steps, start or 0, cfg.progress, run_dir.name)
     save = lambda step, state: save_checkpoint(run_dir, identity["config_hash"], step, state)  # noqa: E731
     trainer = Trainer(built, Settings.from_config(cfg, built.options.norm), metrics, progress, on_checkpoint=save)
-    if cfg.trainer.compile is not False:  # asked for, or auto: say what was decided and why
+    if str(cfg.trainer.compile).lower() != "false":  # asked for, or auto: say what was decided and why
         log.info("%s: %s", run_dir.name, built.compile.reason)
     if resume:
         trainer.load_state_dict(resume)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from normbench.config.schema import CudaGraphs, Precision
+from normbench.config.schema import Precision, Switch
 from normbench.engine.build import Built
 from normbench.engine.cuda_graph import GraphedStep, GraphUse, StaticStep, graph_problem, window_capacity
 from normbench.engine.precision import MixedPrecision
@@ -63,7 +63,7 @@ class Settings:
     probe_every: int
     probe_etas: tuple
     precision: Precision = Precision.fp32
-    cuda_graphs: CudaGraphs = CudaGraphs.auto
+    cuda_graphs: Switch = Switch.auto
 
     @classmethod
     def from_config(cls, cfg, norm) -> "Settings":
@@ -73,7 +73,7 @@ class Settings:
         eval_stats, precise_batches = evaluation_policy(norm)
         return cls(cfg.batch_size, cfg.seed, t.log_interval, t.eval_interval, t.eval_batch_size, t.checkpoint_interval,
                    t.grad_clip, t.divergence_loss, eval_stats, precise_batches, p.every, etas, t.precision,
-                   CudaGraphs.parse(t.cuda_graphs))
+                   Switch.parse(t.cuda_graphs, "trainer.cuda_graphs"))
 
 
 @dataclass
@@ -119,9 +119,9 @@ class Trainer:
         settings = self.settings
         problem = graph_problem(settings.cuda_graphs, built, settings)
         if problem is not None:
-            if settings.cuda_graphs is CudaGraphs.true:
+            if settings.cuda_graphs is Switch.true:
                 log.warning("trainer.cuda_graphs=true: running eagerly, %s", problem)
-            elif settings.cuda_graphs is CudaGraphs.auto and built.device.type == "cuda":
+            elif settings.cuda_graphs is Switch.auto and built.device.type == "cuda":
                 log.info("trainer.cuda_graphs=auto: running eagerly, %s", problem)
             return None, problem
         capacity = window_capacity(self.max_steps, settings.log_interval, settings.eval_interval,

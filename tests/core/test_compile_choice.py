@@ -1,13 +1,15 @@
-"""trainer.compile=null (auto): compile the models with a loop unrolled in Python (the normalized RNN) on a CPU,
+"""trainer.compile=auto: compile the models with a loop unrolled in Python (the normalized RNN) on a CPU,
 nothing else; an explicit true/false always wins."""
 
 import pytest
 import torch
 
+from normbench.config.schema import Switch
 from normbench.engine import compiling
 from normbench.engine.build import build
 from normbench.engine.compiling import choose_compile
 from normbench.engine.run import run_experiment
+from normbench.errors import ConfigError
 
 from .conftest import read_run
 
@@ -20,25 +22,36 @@ def _model(make_cfg, *overrides):
 
 def test_auto_compiles_a_normalized_recurrence_on_a_cpu_only(make_cfg):
     rnn = _model(make_cfg, "model=rnn", "norm=layer")
-    assert choose_compile(None, rnn, CPU).compile
-    assert not choose_compile(None, rnn, CUDA).compile  # CUDA: graphs capture the launches instead
+    assert choose_compile(Switch.auto, rnn, CPU).compile
+    assert not choose_compile(Switch.auto, rnn, CUDA).compile  # CUDA: graphs capture the launches instead
     # PyTorch's fused cell (norm=none) and models without a Python loop gain nothing from compiling.
-    assert not choose_compile(None, _model(make_cfg, "model=rnn", "norm=none"), CPU).compile
+    assert not choose_compile(Switch.auto, _model(make_cfg, "model=rnn", "norm=none"), CPU).compile
     for model in ("mlp", "cnn"):
-        assert not choose_compile(None, _model(make_cfg, f"model={model}", "norm=batch"), CPU).compile
+        assert not choose_compile(Switch.auto, _model(make_cfg, f"model={model}", "norm=batch"), CPU).compile
 
 
-@pytest.mark.parametrize("setting", [True, False])
+@pytest.mark.parametrize("setting", [Switch.true, Switch.false])
 def test_an_explicit_setting_wins_over_auto(make_cfg, setting):
     for overrides in (("model=rnn", "norm=layer"), ("model=mlp",)):
         choice = choose_compile(setting, _model(make_cfg, *overrides), CPU)
-        assert choice.compile is setting and choice.reason == f"trainer.compile={str(setting).lower()}"
+        assert choice.compile is (setting is Switch.true) and choice.reason == f"trainer.compile={setting.value}"
+
+
+@pytest.mark.parametrize("value", ["false", "true", "auto"])
+def test_compile_takes_auto_true_false_and_configs_saved_with_booleans(make_cfg, value):
+    # Runs saved before auto existed hold `compile: false` (a boolean): they compose and validate as before.
+    assert build(make_cfg(f"trainer.compile={value}", "model=mlp", "device=cpu")).compile.compile is (value == "true")
+
+
+def test_a_compile_value_outside_auto_true_false_is_a_one_line_error(make_cfg):
+    with pytest.raises(ConfigError, match=r"^trainer.compile=maybe is not allowed; choose one of: auto, true, false$"):
+        build(make_cfg("trainer.compile=maybe", "device=cpu"))
 
 
 def test_auto_stays_eager_without_a_cxx_compiler_and_says_why(make_cfg, monkeypatch):
     monkeypatch.delenv("CXX", raising=False)
     monkeypatch.setattr(compiling.shutil, "which", lambda name: None)
-    choice = choose_compile(None, _model(make_cfg, "model=rnn", "norm=layer"), CPU)
+    choice = choose_compile(Switch.auto, _model(make_cfg, "model=rnn", "norm=layer"), CPU)
     assert not choice.compile
     assert "needs a C++ compiler" in choice.reason and "g++" in choice.reason and "\n" not in choice.reason
 
@@ -51,7 +64,7 @@ def test_auto_compiled_recurrence_trains_as_eager_does(make_cfg, tmp_path):
             "optim=sgd", "trainer.max_steps=8", "trainer.eval_interval=8", "trainer.log_interval=2", "progress=false",
             "device=cpu", f"results_dir={tmp_path}"]
     runs = {}
-    for name, setting in (("eager", "false"), ("auto", "null")):
+    for name, setting in (("eager", "false"), ("auto", "auto")):
         summary = run_experiment(make_cfg(*tiny, f"trainer.compile={setting}"), tmp_path / name)
         losses = read_run(tmp_path / name)[1].query("split == 'train' and metric == 'loss'").value.to_numpy()
         runs[name] = summary, losses

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from normbench.config.options import Augment
-from normbench.config.schema import CudaGraphs, Precision
+from normbench.config.schema import Precision, Switch
 from normbench.config.validate import validate
 from normbench.engine import trainer as trainer_module
 from normbench.engine.build import Built, build
@@ -119,10 +119,10 @@ def test_cuda_graphs_auto_on_a_cpu_is_silent(make_cfg, tmp_path, caplog):
     assert not [r for r in caplog.records if "cuda_graphs" in r.getMessage()]
 
 
-@pytest.mark.parametrize("value, parsed", [("auto", CudaGraphs.auto), (True, CudaGraphs.true),
-                                           ("False", CudaGraphs.false)])
+@pytest.mark.parametrize("value, parsed", [("auto", Switch.auto), (True, Switch.true),
+                                           ("False", Switch.false)])
 def test_cuda_graphs_takes_auto_true_false_as_hydra_reads_them(make_cfg, value, parsed):
-    assert CudaGraphs.parse(value) is parsed
+    assert Switch.parse(value, "trainer.cuda_graphs") is parsed
     # Hydra reads `true` as a boolean: the string key keeps it (an enum key would refuse it).
     cfg = make_cfg(f"trainer.cuda_graphs={str(value).lower()}")
     assert Settings.from_config(cfg, validate(cfg).norm).cuda_graphs is parsed
@@ -131,7 +131,7 @@ def test_cuda_graphs_takes_auto_true_false_as_hydra_reads_them(make_cfg, value, 
 def test_a_cuda_graphs_value_outside_auto_true_false_is_one_line_error():
     with pytest.raises(ConfigError, match=r"^trainer.cuda_graphs=maybe is not allowed; choose one of: auto, true, "
                                           r"false$"):
-        CudaGraphs.parse("maybe")
+        Switch.parse("maybe", "trainer.cuda_graphs")
 
 
 # --- which runs can be captured (decided on the CPU, with a CUDA device faked into the built run) ------------
@@ -161,29 +161,29 @@ def _with_option(built, group, **values):
 
 
 def test_the_default_run_on_cuda_is_capturable(capturable):
-    assert graph_problem(CudaGraphs.auto, *capturable()) is None
-    assert graph_problem(CudaGraphs.true, *capturable("model=cnn", "norm=layer", "trainer.grad_clip=1")) is None
-    assert graph_problem(CudaGraphs.auto, *capturable("optim=sgd")) is None  # at a constant rate
-    assert graph_problem(CudaGraphs.auto, *capturable(precision=Precision.bf16)) is None
+    assert graph_problem(Switch.auto, *capturable()) is None
+    assert graph_problem(Switch.true, *capturable("model=cnn", "norm=layer", "trainer.grad_clip=1")) is None
+    assert graph_problem(Switch.auto, *capturable("optim=sgd")) is None  # at a constant rate
+    assert graph_problem(Switch.auto, *capturable(precision=Precision.bf16)) is None
 
 
 def test_runs_that_cannot_be_captured_say_why(capturable):
     built, settings = capturable()
     reasons = {
-        "off": graph_problem(CudaGraphs.false, built, settings),
-        "cpu": graph_problem(CudaGraphs.true, dataclasses.replace(built, device=torch.device("cpu")), settings),
-        "augment": graph_problem(CudaGraphs.true, _with_option(built, "data", augment=Augment.standard), settings),
-        "streamed": graph_problem(CudaGraphs.true, *capturable(streamed=True)),
-        "batches": graph_problem(CudaGraphs.true, *capturable(batches=object())),
-        "compile": graph_problem(CudaGraphs.true, *capturable(compile=CompileChoice(True, "trainer.compile=true"))),
-        "fp16": graph_problem(CudaGraphs.true, *capturable(precision=Precision.fp16)),
-        "probes": graph_problem(CudaGraphs.true, *capturable(probe_every=5)),
-        "factory": graph_problem(CudaGraphs.true, _with_option(built, "model", name="factory"), settings),
-        "renorm": graph_problem(CudaGraphs.true, *capturable("norm=batch_renorm")),
-        "dropout": graph_problem(CudaGraphs.true, *capturable(model=nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1)))),
-        "sgd schedule": graph_problem(CudaGraphs.true, *capturable("optim=sgd", "optim.schedule=cosine")),
-        "sgd warm-up": graph_problem(CudaGraphs.true, *capturable("optim=sgd", "optim.warmup_steps=5")),
-        "rmsprop": graph_problem(CudaGraphs.true, *capturable(
+        "off": graph_problem(Switch.false, built, settings),
+        "cpu": graph_problem(Switch.true, dataclasses.replace(built, device=torch.device("cpu")), settings),
+        "augment": graph_problem(Switch.true, _with_option(built, "data", augment=Augment.standard), settings),
+        "streamed": graph_problem(Switch.true, *capturable(streamed=True)),
+        "batches": graph_problem(Switch.true, *capturable(batches=object())),
+        "compile": graph_problem(Switch.true, *capturable(compile=CompileChoice(True, "trainer.compile=true"))),
+        "fp16": graph_problem(Switch.true, *capturable(precision=Precision.fp16)),
+        "probes": graph_problem(Switch.true, *capturable(probe_every=5)),
+        "factory": graph_problem(Switch.true, _with_option(built, "model", name="factory"), settings),
+        "renorm": graph_problem(Switch.true, *capturable("norm=batch_renorm")),
+        "dropout": graph_problem(Switch.true, *capturable(model=nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1)))),
+        "sgd schedule": graph_problem(Switch.true, *capturable("optim=sgd", "optim.schedule=cosine")),
+        "sgd warm-up": graph_problem(Switch.true, *capturable("optim=sgd", "optim.warmup_steps=5")),
+        "rmsprop": graph_problem(Switch.true, *capturable(
             optimizer=torch.optim.RMSprop(nn.Linear(2, 2).parameters()))),
     }
     expected = {"off": "trainer.cuda_graphs=false", "cpu": "needs a CUDA device", "augment": "data.augment=standard",
