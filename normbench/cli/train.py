@@ -52,6 +52,7 @@ def _hydra_files(cfg: DictConfig) -> dict[str, str]:
 def task(cfg: DictConfig) -> float:
     """Train one configuration; return its objective for an optimizing sweeper (normbench/launch/objective.py):
     the summary metric `objective` of a completed run, the worst value for `objective_direction` otherwise."""
+    from normbench.engine.compiling import CompileFailed  # imports torch
     from normbench.engine.run import run_experiment  # imports torch
 
     hydra_cfg = HydraConfig.get()
@@ -66,6 +67,11 @@ def task(cfg: DictConfig) -> float:
         _remove_if_empty(run_dir)
         if in_sweep:
             return _sweep_job_problem(cfg, run_dir, INVALID, str(error))
+        print(f"normbench: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except CompileFailed as error:  # the machine's toolchain, not the run: summary.json says failed, and why
+        if in_sweep:
+            return _sweep_job_problem(cfg, run_dir, FAILED, str(error))
         print(f"normbench: error: {error}", file=sys.stderr)
         sys.exit(2)
     except OSError as error:  # a full disk, a directory that cannot be written: the run's summary says failed

@@ -46,3 +46,27 @@ def choose_compile(setting: Switch, model: torch.nn.Module, device: torch.device
 def has_cxx_compiler() -> bool:
     candidates = [os.environ["CXX"]] if os.environ.get("CXX") else list(CXX_NAMES)
     return any(shutil.which(name) for name in candidates)
+
+
+class CompileFailed(RuntimeError):
+    """torch.compile could not build the model's kernels on this machine."""
+
+
+def explain_compile_failure(error: Exception, choice: CompileChoice) -> Exception:
+    """A failure of torch.compile's compiler (dynamo tracing, inductor's codegen, the C++ compiler), which comes
+    pages long, as one line with the way out; any other error as it is. Compiling happens at the first steps
+    of a compiled run, so a toolchain that cannot build inductor's kernels (no OpenMP, say) fails there."""
+    if not choice.compile or not _raised_by_compiler(error):
+        return error
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    said = lines[0] if len(lines) == 1 else f"{lines[0]}: {lines[-1]}"
+    return CompileFailed(f"{choice.reason.split(':')[0]}: torch.compile could not compile the model on this machine "
+                         f"({type(error).__name__}: {said[:300]}); trainer.compile=false trains eagerly")
+
+
+def _raised_by_compiler(error: BaseException | None) -> bool:
+    while error is not None:
+        if type(error).__module__.startswith(("torch._dynamo", "torch._inductor")):
+            return True
+        error = error.__cause__
+    return False

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from normbench.config.schema import Precision, Switch
 from normbench.engine.build import Built
+from normbench.engine.compiling import explain_compile_failure
 from normbench.engine.cuda_graph import GraphedStep, GraphUse, StaticStep, graph_problem, window_capacity
 from normbench.engine.precision import MixedPrecision
 from normbench.engine.probes import probe_landscape, step_sizes
@@ -111,6 +112,7 @@ class Trainer:
         self.mixed = MixedPrecision(settings.precision, self.device, built.norms)
         # Only the training forward is compiled: evaluation stays eager, off the hot path and clear of inductor's
         # eval-mode BN/GN mismatches (PITFALLS); both share the model's parameters and buffers.
+        self.compile_choice = built.compile
         self.train_forward = torch.compile(self.model) if built.compile.compile else self.model
         self.graphed, self.graph_refusal = self._graphed_step(built)
 
@@ -165,6 +167,11 @@ class Trainer:
         except KeyboardInterrupt:
             outcome = Outcome(INTERRUPTED, self.step)
             raise
+        except Exception as error:
+            explained = explain_compile_failure(error, self.compile_choice)
+            if explained is error:
+                raise
+            raise explained from error
         finally:
             try:
                 final = {f"hparam/{key}": value for key, value in outcome.final.items()}

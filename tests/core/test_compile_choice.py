@@ -3,11 +3,12 @@ nothing else; an explicit true/false always wins."""
 
 import pytest
 import torch
+from torch._inductor.exc import CppCompileError
 
 from normbench.config.schema import Switch
 from normbench.engine import compiling
 from normbench.engine.build import build
-from normbench.engine.compiling import choose_compile
+from normbench.engine.compiling import CompileChoice, CompileFailed, choose_compile, explain_compile_failure
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
 
@@ -73,3 +74,33 @@ def test_auto_compiled_recurrence_trains_as_eager_does(make_cfg, tmp_path):
     assert auto["config_hash"] == eager["config_hash"]  # how a run is carried out is not what it is
     assert len(auto_losses) == 8 and auto_losses == pytest.approx(eager_losses, rel=1e-5)
     assert auto["final_test_loss"] == pytest.approx(eager["final_test_loss"], rel=1e-5)
+
+
+def test_a_compiler_failure_fails_the_run_in_one_line_with_the_way_out(make_cfg, tmp_path, monkeypatch):
+    # A machine whose toolchain cannot build inductor's kernels (no OpenMP headers, say): the C++ compiler's
+    # error surfaces at the first compiled step, pages long. The run fails with one line naming the way out.
+    def broken_compile(model):
+        def forward(x):
+            raise CppCompileError(["g++", "kernel.cpp"], "kernel.cpp:2:10: fatal error: omp.h: No such file")
+        return forward
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    cfg = make_cfg("trainer.compile=true", "trainer.max_steps=3", "progress=false", "device=cpu",
+                   f"results_dir={tmp_path}")
+    with pytest.raises(CompileFailed) as failed:
+        run_experiment(cfg, tmp_path / "run")
+    message = str(failed.value)
+    assert "\n" not in message and message.startswith("trainer.compile=true: torch.compile could not compile")
+    assert "omp.h: No such file" in message and message.endswith("trainer.compile=false trains eagerly")
+    summary = read_run(tmp_path / "run")[0]
+    assert summary["status"] == "failed" and "trainer.compile=false trains eagerly" in summary["error"]
+
+
+def test_errors_that_are_not_the_compilers_pass_through_unchanged():
+    compiled = CompileChoice(True, "trainer.compile=auto: compiling")
+    error = ValueError("a bug in a model")
+    assert explain_compile_failure(error, compiled) is error
+    wrapped = RuntimeError("raised while compiling")
+    wrapped.__cause__ = CppCompileError(["c++"], "boom")
+    assert isinstance(explain_compile_failure(wrapped, compiled), CompileFailed)  # the cause is the compiler's
+    assert explain_compile_failure(wrapped, CompileChoice(False, "trainer.compile=false")) is wrapped  # eager run
