@@ -32,6 +32,7 @@ from normbench.engine.run import run_experiment
 from normbench.engine.trainer import Settings, Trainer, _Window
 from normbench.errors import ConfigError
 
+from ..data.resume import interrupt_after_first_checkpoint
 from .conftest import TINY
 
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -274,21 +275,10 @@ def test_a_graphed_run_follows_the_eager_loss_curve(make_cfg, tmp_path, model, n
 def test_a_resumed_graphed_run_equals_an_uninterrupted_one(make_cfg, tmp_path, monkeypatch):
     """Interrupted after its checkpoint at step 10 (the graph captured at step 4), resumed: the optimizer's
     state loads before a new capture, and the loss curve continues as if nothing happened."""
-    from normbench.engine import run as run_module
-
     overrides = [*GPU_STEPS, "deterministic=true", "trainer.cuda_graphs=true", "trainer.checkpoint_interval=10",
                  "optim.schedule=cosine"]
     whole = run_experiment(make_cfg(*overrides), tmp_path / "whole")
-    real_save = run_module.save_checkpoint
-
-    def save_then_stop(*args):
-        real_save(*args)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(run_module, "save_checkpoint", save_then_stop)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(make_cfg(*overrides), tmp_path / "resumed")
-    monkeypatch.setattr(run_module, "save_checkpoint", real_save)
+    interrupt_after_first_checkpoint(make_cfg(*overrides), tmp_path / "resumed", monkeypatch)
     resumed = run_experiment(make_cfg(*overrides), tmp_path / "resumed")
     assert resumed["resumed_from_step"] == 10 and resumed["cuda_graphs"] is True
     a, b = _losses(tmp_path / "whole"), _losses(tmp_path / "resumed")
