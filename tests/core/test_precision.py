@@ -20,9 +20,10 @@ def _train_losses(make_cfg, tmp_path, name, *overrides):
     return summary, metrics.query("split == 'train' and metric == 'loss'").value.to_numpy()
 
 
-def test_bf16_trains_the_default_mlp_within_bf16_tolerance_of_fp32(make_cfg, tmp_path):
-    fp32, fp32_losses = _train_losses(make_cfg, tmp_path, "fp32")
-    bf16, bf16_losses = _train_losses(make_cfg, tmp_path, "bf16", "trainer.precision=bf16")
+@pytest.mark.parametrize("model", ["mlp", "cnn", "rnn"])
+def test_bf16_trains_each_default_model_within_bf16_tolerance_of_fp32(make_cfg, tmp_path, model):
+    fp32, fp32_losses = _train_losses(make_cfg, tmp_path, "fp32", f"model={model}")
+    bf16, bf16_losses = _train_losses(make_cfg, tmp_path, "bf16", f"model={model}", "trainer.precision=bf16")
     assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
     assert bf16["config_hash"] != fp32["config_hash"]  # different numbers: a different run
     # bf16 keeps 8 bits of mantissa (relative rounding 2^-9 ≈ 0.2% per op): after 12 Adam steps the losses
