@@ -48,6 +48,10 @@ def has_cxx_compiler() -> bool:
     return any(shutil.which(name) for name in candidates)
 
 
+# Lines PyTorch appends to every compiler error: how to get more output, not what went wrong.
+_PYTORCH_HINTS = ("Set TORCHDYNAMO_VERBOSE", "For even more developer context", "from user code:")
+
+
 class CompileFailed(RuntimeError):
     """torch.compile could not build the model's kernels on this machine."""
 
@@ -58,7 +62,8 @@ def explain_compile_failure(error: Exception, choice: CompileChoice) -> Exceptio
     of a compiled run, so a toolchain that cannot build inductor's kernels (no OpenMP, say) fails there."""
     if not choice.compile or not _raised_by_compiler(error):
         return error
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    lines = [line.strip() for line in str(error).splitlines()
+             if line.strip() and not line.strip().startswith(_PYTORCH_HINTS)] or [type(error).__name__]
     said = lines[0] if len(lines) == 1 else f"{lines[0]}: {lines[-1]}"
     return CompileFailed(f"{choice.reason.split(':')[0]}: torch.compile could not compile the model on this machine "
                          f"({type(error).__name__}: {said[:300]}); trainer.compile=false trains eagerly")

@@ -26,9 +26,9 @@ def make_cfg():
     return make
 
 
-def run_cli(*args, cwd=None, timeout=180):
-    """`normbench ...` in a subprocess, as a user runs it."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def run_cli(*args, cwd=None, timeout=180, env=None):
+    """`normbench ...` in a subprocess, as a user runs it (`env`: variables to add to this process's)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run([sys.executable, "-m", "normbench.cli.main", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

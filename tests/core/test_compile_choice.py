@@ -12,7 +12,7 @@ from normbench.engine.compiling import CompileChoice, CompileFailed, choose_comp
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
 
-from .conftest import read_run
+from .conftest import read_run, run_cli
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda", 0)  # a device object only: nothing runs on it
 
@@ -104,3 +104,16 @@ def test_errors_that_are_not_the_compilers_pass_through_unchanged():
     wrapped.__cause__ = CppCompileError(["c++"], "boom")
     assert isinstance(explain_compile_failure(wrapped, compiled), CompileFailed)  # the cause is the compiler's
     assert explain_compile_failure(wrapped, CompileChoice(False, "trainer.compile=false")) is wrapped  # eager run
+
+
+def test_the_cli_says_in_one_line_that_this_machine_cannot_compile(tmp_path):
+    # A real failure, not a fake: inductor finds no working C++ compiler in $CXX.
+    out = run_cli("train", "model=mlp", "model.hidden=[8]", "trainer.compile=true", "trainer.max_steps=2",
+                  "device=cpu", "progress=false", f"results_dir={tmp_path / 'results'}",
+                  env={"CXX": "/bin/false", "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")})
+    assert out.returncode == 2
+    error = [line for line in out.stderr.splitlines() if line.startswith("normbench: error:")]
+    assert len(error) == 1 and "Traceback" not in out.stderr
+    assert "trainer.compile=true: torch.compile could not compile the model on this machine" in error[0]
+    assert "C++ compiler" in error[0] and "TORCHDYNAMO_VERBOSE" not in error[0]
+    assert error[0].endswith("trainer.compile=false trains eagerly")
