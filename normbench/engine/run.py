@@ -14,6 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 from normbench import __version__
+from normbench.config.schema import Switch
 from normbench.engine.build import Built, build
 from normbench.engine.cuda_graph import GraphUse
 from normbench.engine.progress import Progress
@@ -179,7 +180,7 @@ def _trainer(cfg, built: Built, run_dir: Path, identity: dict, resume: dict | No
     progress = Progress(built.max_steps, start or 0, cfg.progress, run_dir.name)
     save = lambda step, state: save_checkpoint(run_dir, identity["config_hash"], step, state)  # noqa: E731
     trainer = Trainer(built, Settings.from_config(cfg, built.options.norm), metrics, progress, on_checkpoint=save)
-    if str(cfg.trainer.compile).lower() != "false":  # asked for, or auto: say what was decided and why
+    if Switch.parse(cfg.trainer.compile, "trainer.compile") is not Switch.false:  # say what was decided, why
         log.info("%s: %s", run_dir.name, built.compile.reason)
     if resume:
         trainer.load_state_dict(resume)
