@@ -24,7 +24,7 @@ import pandas as pd
 
 from normbench.report.groups import SETTING, describe, series_along
 from normbench.report.run_metrics import METRICS, format_effect
-from normbench.report.stats import LEVEL, welch_contrast
+from normbench.decide.stats import LEVEL, welch_contrast
 from normbench.rundir.contract import optimizer_name
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_COVERED = "supported", "contradicted", "inconclusive", "not covered"

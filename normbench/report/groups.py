@@ -11,7 +11,7 @@ import pandas as pd
 
 from normbench.report import stability
 from normbench.report.run_metrics import METRICS
-from normbench.report.stats import LEVEL, t_half_width
+from normbench.decide.stats import LEVEL, t_half_width
 from normbench.rundir.contract import DIVERGED, FINISHED
 
 SETTING = ("experiment", "model_label", "data", "batch_size", "optimizer", "lr")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from normbench.report.groups import SETTING, describe, settings
-from normbench.report.stats import LEVEL, mean_ci, welch_contrast
+from normbench.decide.stats import LEVEL, mean_ci, welch_contrast
 
 SCORE = "final_test_acc_or_0"  # the accuracy a norm is judged by: diverged seeds count as 0
 CLEAR, TIED, UNDECIDED, NO_DATA = "clear winner", "tie broken", "no clear winner", "no accuracy"

@@ -9,7 +9,7 @@ from normbench.report.load import EVENTS_ONLY_NOTE, STATUS_ORDER
 from normbench.report.recommend import CLEAR, NO_DATA, SCORE, Recommendation, distinguishable, relative_speed
 from normbench.report.render import Bullets, Heading, Image, Paragraph, Table
 from normbench.report.run_metrics import EARLY_FRACTION, METRICS, TABLE_METRICS, format_effect
-from normbench.report.stats import LEVEL, mean_ci, welch_contrast
+from normbench.decide.stats import LEVEL, mean_ci, welch_contrast
 from normbench.rundir.contract import FINISHED
 
 # --- number formatting -------------------------------------------------------------------------------

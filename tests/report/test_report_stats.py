@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from normbench.report.stats import align_curves, ema, mean_band, mean_ci, welch_contrast
+from normbench.decide.stats import align_curves, ema, mean_band, mean_ci, welch_contrast
 
 T_975_DF4 = 2.7764451  # Student-t 97.5% quantile, 4 degrees of freedom (statistical tables)
 
