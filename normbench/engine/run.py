@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from normbench import __version__
 from normbench.config.schema import Switch
+from normbench.data.validation import VAL_SEED
 from normbench.engine.build import Built, build
 from normbench.engine.cuda_graph import GraphUse
 from normbench.engine.progress import Progress
@@ -24,16 +25,18 @@ from normbench.models import NormSwapped
 from normbench.rundir.atomic import write_json_atomic, write_text_atomic
 from normbench.rundir.checkpoint import load_checkpoint, remove_checkpoint, restore_generators, save_checkpoint
 from normbench.rundir.contract import (
+    BEST_VAL_STEP,
     EVENTS_PREFIX,
     FAILED,
-    FINAL_KEYS,
     FINISHED,
     IDENTITY,
     IDENTITY_VERSION,
     INTERRUPTED,
     NORMS_FILE,
+    RESULT_KEYS,
     SKIPPED,
     SUMMARY,
+    VAL_CARVED,
 )
 from normbench.rundir.identity import identity_record, run_hparams, run_norm_label, run_optimizer_label
 from normbench.rundir.lock import RunBusy, RunLock
@@ -198,7 +201,8 @@ def _remove_event_files(run_dir: Path) -> None:
 
 def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built, started_at: str, wall: float,
              resumed_from: int = 0, graphs: GraphUse | None = None) -> dict:
-    final = {key: _finite_or_none(outcome.final.get(key)) for key in FINAL_KEYS}
+    final = {key: _finite_or_none(outcome.final.get(key)) for key in RESULT_KEYS}
+    final[BEST_VAL_STEP] = outcome.final.get(BEST_VAL_STEP)
     model = built.options.model
     return {
         "status": outcome.status,
@@ -242,11 +246,21 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "data_standardization": built.data.standardization,
         "data_streamed": built.streamed,
         "data_fingerprint": identity["identity"]["data"].get("fingerprint"),
+        **_validation_record(built),
         "torch_version": torch.__version__,
         "normbench_version": __version__,
         "started_at": started_at,
         "finished_at": _now(),
     }
+
+
+def _validation_record(built: Built) -> dict:
+    """How the run's validation split was made (contract.VAL_RECORD_KEYS): the same for every run of its data."""
+    data = built.data
+    return {"val_fraction": built.options.data.val_fraction,
+            "val_seed": VAL_SEED if data.val_source == VAL_CARVED else None,
+            "val_source": data.val_source,
+            "val_size": len(data.y_val) if data.y_val is not None else 0}
 
 
 def _finite_or_none(value):

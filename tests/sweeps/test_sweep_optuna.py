@@ -61,7 +61,8 @@ def test_a_sweeper_minimizing_what_the_runs_maximize_is_refused_before_any_run(t
 def test_an_unknown_objective_is_refused_in_one_line_naming_the_allowed_ones():
     problem = command_line_error(["objective=test_acc"])
     assert problem == ("objective=test_acc is not a summary metric; choose one of: final_train_loss, final_train_acc, "
-                       "final_test_loss, final_test_acc, steps, steps_per_s, wall_time_s, num_params")
+                       "final_test_loss, final_test_acc, final_val_loss, final_val_acc, best_val_acc, steps, "
+                       "steps_per_s, wall_time_s, num_params")
     assert command_line_error(["objective_direction=up"]).startswith("objective_direction=up is not allowed")
     assert command_line_error(["objective=final_test_loss", "objective_direction=minimize"]) is None
 
