@@ -38,7 +38,13 @@ from normbench.rundir.contract import (
     SUMMARY,
     VAL_CARVED,
 )
-from normbench.rundir.identity import identity_record, run_hparams, run_norm_label, run_optimizer_label
+from normbench.rundir.identity import (
+    as_written_before,
+    identity_record,
+    run_hparams,
+    run_norm_label,
+    run_optimizer_label,
+)
 from normbench.rundir.lock import RunBusy, RunLock
 from normbench.rundir.metrics_log import MetricsLog, resume_problem
 from normbench.rundir.recorded import Unreadable, recorded
@@ -73,6 +79,9 @@ def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
             f"{run_dir.parent}` once to bring its runs up to date (nothing is re-run), then run this again"
         )
     if existing.config_hash != config_hash:
+        before, changed = as_written_before(cfg)
+        if changed and existing.config_hash == identity_record(before)["config_hash"]:
+            raise ConfigError(_written_before(run_dir, changed, before))
         raise ConfigError(
             f"{run_dir} holds a run of a different configuration (config hash {existing.config_hash} != "
             f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: a new "
@@ -83,6 +92,20 @@ def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
                     "; ".join(existing.doubts), existing.source)
     summary = existing.summary
     return summary if summary is not None and summary.get("status") in FINISHED else None
+
+
+def _written_before(run_dir: Path, changed: dict, before) -> str:
+    """Why a run directory holding this configuration as runs were made before `changed`'s keys existed is
+    refused, and how to continue that study (the old values, and an objective such a run can give)."""
+    from normbench.launch.objective import validation_problem
+
+    now = " ".join(f"{key}={value}" for key, (value, _) in changed.items())
+    legacy = [f"{key}={old}" for key, (_, old) in changed.items()]
+    if validation_problem(before.objective, before.data.val_fraction):
+        legacy.append("objective=final_test_acc")
+    return (f"{run_dir} holds this configuration as runs were made before {', '.join(changed)} existed; this run "
+            f"has {now}, another computation: add {' '.join(legacy)} to continue that study as it was, or keep "
+            f"both: a new experiment=NAME or another results_dir=DIR (force=true replaces it)")
 
 
 def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None) -> dict:

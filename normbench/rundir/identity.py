@@ -21,7 +21,7 @@ from enum import Enum
 
 from omegaconf import DictConfig, OmegaConf
 
-from normbench.config.options import EXECUTION_ONLY, IDENTITY, UNLESS_DEFAULT, legacy_value
+from normbench.config.options import EXECUTION_ONLY, IDENTITY, LEGACY, UNLESS_DEFAULT, legacy_value
 from normbench.rundir.contract import (
     HPARAM_KEYS,
     IDENTITY_VERSION,
@@ -84,6 +84,21 @@ def _data_fingerprint(node: DictConfig) -> str | None:
 def _legacy(spec: dataclasses.Field):
     value = legacy_value(spec)
     return value.name if isinstance(value, Enum) else value  # as enum_to_str writes it
+
+
+def as_written_before(cfg: DictConfig) -> tuple[DictConfig, dict[str, tuple]]:
+    """`cfg` with every added field that declares a legacy value set to it, and the keys that changed (key: (the
+    value in `cfg`, the legacy value)): the same configuration as runs written before those fields held it."""
+    before, changed = cfg.copy(), {}
+    for section in IDENTITY_SECTIONS:
+        schema = OmegaConf.get_type(cfg[section])
+        if not dataclasses.is_dataclass(schema):
+            continue
+        for spec in dataclasses.fields(schema):
+            if LEGACY in spec.metadata and cfg[section][spec.name] != spec.metadata[LEGACY]:
+                changed[f"{section}.{spec.name}"] = (cfg[section][spec.name], spec.metadata[LEGACY])
+                before[section][spec.name] = spec.metadata[LEGACY]
+    return before, changed
 
 
 def config_hash(cfg: DictConfig) -> str:

@@ -138,3 +138,39 @@ def test_the_validation_split_is_the_same_examples_for_every_seed_and_none_at_ze
     assert (off["val_source"], off["val_size"], off["val_seed"]) == ("none", 0, None)
     assert off["final_val_acc"] is None and off["best_val_acc"] is None and off["best_val_step"] is None
     assert "val" not in set(pd.read_csv(run_dir / "metrics.csv").split)
+
+
+def test_the_default_objective_is_validation_accuracy_and_a_run_without_it_is_refused_before_training(make_cfg,
+                                                                                                       tmp_path):
+    """objective=final_val_acc (the default): an optimizing sweep chooses on validation data. A run that holds no
+    validation split out (data.val_fraction=0) cannot give it: refused at the config check, in one line, before
+    anything is built or written."""
+    from normbench.config.validate import validate
+    from normbench.errors import ConfigError
+
+    assert make_cfg().objective == "final_val_acc"
+    with pytest.raises(ConfigError) as refused:
+        _run(make_cfg, tmp_path, "data.val_fraction=0")
+    assert str(refused.value).startswith("objective=final_val_acc reads the validation split, but data.val_fraction=0")
+    assert "\n" not in str(refused.value) and not (tmp_path / "run").exists()
+    for metric in ("final_val_loss", "best_val_acc"):
+        with pytest.raises(ConfigError, match=f"objective={metric} reads the validation split"):
+            validate(make_cfg("data.val_fraction=0", f"objective={metric}"))
+    validate(make_cfg("data.val_fraction=0", "objective=final_test_acc"))  # chosen on the test set, as asked
+
+
+def test_a_run_at_the_new_default_is_not_taken_for_one_written_before_the_validation_split(make_cfg, tmp_path):
+    """A directory of a run on all its training data (as every run before data.val_fraction): a default run there is
+    another computation, refused in one line saying how to continue that study; the old run is left untouched."""
+    from normbench.errors import ConfigError
+
+    old, run_dir = _run(make_cfg, tmp_path, "data.val_fraction=0", "objective=final_test_acc")
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
+    with pytest.raises(ConfigError) as refused:
+        _run(make_cfg, tmp_path)
+    message = str(refused.value)
+    assert "\n" not in message and "before data.val_fraction existed" in message
+    assert "add data.val_fraction=0.0 objective=final_test_acc to continue that study" in message
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")} == before
+    again = _run(make_cfg, tmp_path, "data.val_fraction=0", "objective=final_test_acc")[0]
+    assert again["skipped"] and again["config_hash"] == old["config_hash"]
