@@ -33,11 +33,11 @@ def with_validation(splits: Splits, fraction: float, data: str) -> Splits:
 
 def carve_indices(labels: torch.Tensor, fraction: float, data: str = "data",
                   seed: int = VAL_SEED) -> tuple[torch.Tensor, torch.Tensor]:
-    """(training indices, validation indices) into `labels`, each sorted: round(fraction * N) examples held
-    out, each class giving floor(fraction * its count) and the remainder going to the classes with the largest
-    fractional parts that keep a training example (so each class's share is within one example of exact, and no
-    class loses all its training examples: floor(fraction * count) < count for a fraction below 1), drawn with
-    `seed`."""
+    """(training indices, validation indices) into `labels`, each sorted: round(fraction * N) examples held out
+    (fewer only where the classes cannot spare them), each class giving floor(fraction * its count) and the
+    remainder going to the classes with the largest fractional parts that keep a training example (so each class's
+    share is within one example of exact, and no class loses all its training examples: floor(fraction * count) <
+    count for a fraction below 1), drawn with `seed`."""
     classes, counts = torch.unique(labels, return_counts=True)
     target = round(fraction * len(labels))
     if target < 1:
