@@ -180,3 +180,22 @@ def test_scores_count_a_diverged_run_as_zero():
     runs = pd.DataFrame({"status": ["completed", "diverged"], "final_val_acc": [0.9, math.nan],
                          "final_test_acc": [0.8, math.nan]})
     assert list(add_scores(runs)["final_val_acc_or_0"]) == [0.9, 0.0]
+
+
+def test_report_compares_each_norm_at_its_lr_with_the_lr_figures(tmp_path, make_run):
+    from normbench.report.pipeline import Options, build_report
+
+    root = tmp_path / "results"
+    for norm, best in (("batch", 0.1), ("layer", 0.01)):
+        for lr in (0.01, 0.1):
+            for seed in range(2):
+                acc = (0.9 if lr == best else 0.7) + 0.01 * seed
+                make_run(root, norm=norm, lr=lr, seed=seed, test_acc=0.5, final_val_acc=acc, final_val_loss=1 - acc)
+    report = build_report([root], tmp_path / "out", Options(formats=("png",), html=False))
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "batch at lr=0.1, layer at lr=0.01" in text and "Stability across learning rates" in text
+    assert {image.path for image in report.figures} >= {"figures/val_accuracy_vs_lr_per_norm.png",
+                                                         "figures/expected_best_after_k.png"}
+    choices = pd.read_csv(tmp_path / "out" / "recommendation_choices.csv")
+    assert dict(zip(choices["norm"], choices["chosen_lr"])) == {"batch": 0.1, "layer": 0.01}
+    assert pd.read_csv(tmp_path / "out" / "recommendations.csv").loc[0, "chosen_lr"] == 0.1

@@ -4,11 +4,16 @@ import pandas as pd
 
 from normbench.rundir.contract import FINAL_KEYS, comparison_norm_label
 
-RUN_COLUMNS = ("run_id", "path", "status", "reason", "note", "source", "loss_resolution", "experiment", "model",
-               "model_cell", "model_label", "norm", "data", "batch_size", "optimizer", "lr", "seed", "group_hash",
-               "config_hash", "steps", "max_steps", "diverged_step", "steps_per_s", *FINAL_KEYS)
-INTEGER_COLUMNS = ("batch_size", "seed", "steps", "max_steps", "diverged_step")
-FLOAT_COLUMNS = ("lr", "steps_per_s", *FINAL_KEYS)
+# The summary's validation keys (data.val_fraction): absent from runs written before validation splits ("old runs").
+VAL_FLOAT_KEYS = ("final_val_loss", "final_val_acc", "best_val_acc", "val_fraction")
+VAL_KEYS = (*VAL_FLOAT_KEYS, "best_val_step", "val_source")
+RUN_COLUMNS = tuple(dict.fromkeys((
+    "run_id", "path", "status", "reason", "note", "source", "loss_resolution", "experiment", "model", "model_cell",
+    "model_label", "norm", "data", "batch_size", "optimizer", "lr", "seed", "group_hash", "config_hash", "steps",
+    "max_steps", "diverged_step", "steps_per_s", *FINAL_KEYS, *VAL_KEYS,
+    "identity")))  # identity.json's identity, flattened (decide.comparable), as JSON text; None without the file
+INTEGER_COLUMNS = ("batch_size", "seed", "steps", "max_steps", "diverged_step", "best_val_step")
+FLOAT_COLUMNS = tuple(dict.fromkeys(("lr", "steps_per_s", *FINAL_KEYS, *VAL_FLOAT_KEYS)))
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:
