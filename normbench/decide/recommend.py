@@ -219,8 +219,8 @@ def recommend_set(setting: dict, label: str, runs: pd.DataFrame, level: float = 
 
 def recommend_all(usable: pd.DataFrame, describe=None, level: float = LEVEL, margin: float = EQUIVALENCE_MARGIN,
                   tolerance: float = WINDOW_TOLERANCE) -> list[Recommendation]:
-    """One recommendation per comparison set (decide.comparable.COMPARISON) of `usable`; `describe(values)`
+    """One recommendation per comparison set (decide.comparable.COMPARISON) of `usable`; `describe(values, rows)`
     names a set (default: its values joined)."""
-    name = describe or (lambda values: " · ".join(str(values[key]) for key in COMPARISON if values[key] != ""))
-    return [recommend_set(values, name(values), rows, level, margin, tolerance)
+    name = describe or (lambda values, _: " · ".join(str(values[key]) for key in COMPARISON if values[key] != ""))
+    return [recommend_set(values, name(values, rows), rows, level, margin, tolerance)
             for values, rows in comparison_sets(usable)]

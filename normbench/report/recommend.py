@@ -30,10 +30,17 @@ from normbench.report.groups import describe
 TEST_SCORE = "final_test_acc_or_0"  # shown for the chosen norms, never deciding
 
 
-def set_label(values: dict, usable: pd.DataFrame) -> str:
-    """A comparison set in words: `mlp · mnist1d · data.shape=[28,28] · batch size 100 · adam`."""
+def set_label(values: dict, rows: pd.DataFrame, usable: pd.DataFrame) -> str:
+    """A comparison set in words: `mlp · mnist1d · data.shape=[28,28] · batch size 100 · adam lr=0.01` when it ran
+    one learning rate (as a setting always read), `... · adam, lr tuned per norm (4 values)` when it swept them."""
     shown = [column for column in COMPARISON if column != "experiment" or usable["experiment"].nunique() > 1]
-    return describe(values, shown)
+    lrs, optimizers = rows["lr"].nunique(), rows["optimizer"].unique()
+    if lrs == 1 and len(optimizers) == 1 and rows["optim_rest"].nunique() == 1:
+        first = rows.iloc[0]
+        return describe({**values, "optimizer": first["optimizer"], "optim_rest": first["optim_rest"],
+                         "lr": first["lr"]}, [*shown[:-1], "optimizer", "optim_rest", "lr"])
+    tuned = f"lr tuned per norm ({lrs} values)" if lrs > 1 else "tuned per norm"
+    return f"{describe(values, shown)}, {tuned}"
 
 
 def recommendations(groups: pd.DataFrame, usable: pd.DataFrame, level: float = LEVEL,
@@ -42,7 +49,7 @@ def recommendations(groups: pd.DataFrame, usable: pd.DataFrame, level: float = L
     stability record across learning rates (`rec.stability`)."""
     if groups.empty:
         return []
-    return recommend_all(usable, lambda values: set_label(values, usable), level, margin, tolerance)
+    return recommend_all(usable, lambda values, rows: set_label(values, rows, usable), level, margin, tolerance)
 
 
 def tuned_lr_text(rec: Recommendation) -> str:

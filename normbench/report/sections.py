@@ -134,7 +134,7 @@ def candidates_blocks(rec: Recommendation) -> list:
     if rec.decision == NO_DATA:
         return [Heading(rec.label, 3), Paragraph(rec.statement + ".")]
     score = rec.metrics.score
-    header = ["norm", "lr", f"{METRICS[score].label} [95% CI]", f"− {rec.norm} (pp) [95% CI]",
+    header = ["norm", f"{METRICS[score].label} [95% CI]", f"− {rec.norm} (pp) [95% CI]", "compared at lr",
               f"{rec.metrics.split} loss", "diverged", "loss volatility", "spike rate (%)",
               "test acc of the choice (%)", "BN train/eval gap (pp)", "steps/s (not deciding)"]
     rows = []
@@ -145,7 +145,7 @@ def candidates_blocks(rec: Recommendation) -> list:
             low, high = _welch_or_nan(candidate.values[score], rec.pick.values[score])
             versus = format_difference(acc.mean - rec.pick.mean(score), low, high, score)
         speed = candidate.mean("steps_per_s")
-        rows.append([candidate.variant, f"{candidate.lr:g}", format_seed_mean(candidate, score), versus,
+        rows.append([candidate.variant, format_seed_mean(candidate, score), versus, f"{candidate.lr:g}",
                      format_seed_mean(candidate, rec.metrics.loss), f"{candidate.n_diverged}/{candidate.n_runs}",
                      format_seed_mean(candidate, "loss_volatility"), format_seed_mean(candidate, "spike_rate"),
                      format_seed_mean(candidate, "final_test_acc_or_0"), format_seed_mean(candidate, "bn_eval_gap"),

@@ -120,11 +120,25 @@ def test_each_norm_is_compared_at_its_own_best_learning_rate():
     assert rec.metrics.on_validation
 
 
+def _tied(rng=None):
+    """batch and layer tied on validation accuracy and stability; layer's validation loss is lower."""
+    rows = []
+    for index, (norm, seed) in enumerate((norm, seed) for norm in ("batch", "layer") for seed in range(3)):
+        val = 0.85 + 0.01 * seed
+        test = val if rng is None else rng.uniform(0, 1)
+        rows.append(_run(index, norm, seed, val, test, _identity(**{"norm.name": norm, "seed": seed}),
+                         final_val_loss=(0.5 if norm == "batch" else 0.3) + 0.01 * seed,
+                         final_test_loss=(0.3 if norm == "batch" else 0.5) if rng is None else rng.uniform(0, 50)))
+    return rows
+
+
 def test_no_choice_changes_when_every_test_metric_is_perturbed():
     baseline = _decisions(recommend_all(_usable(_lr_sweep())))
+    tied = _decisions(recommend_all(_usable(_tied())))
+    assert tied[0][:3] == ("tie broken", "layer", "validation loss")
     for seed in range(5):
-        perturbed = _decisions(recommend_all(_usable(_lr_sweep(np.random.default_rng(seed)))))
-        assert perturbed == baseline
+        assert _decisions(recommend_all(_usable(_lr_sweep(np.random.default_rng(seed))))) == baseline
+        assert _decisions(recommend_all(_usable(_tied(np.random.default_rng(seed))))) == tied
 
 
 def test_old_runs_fall_back_to_test_metrics_and_say_so():
