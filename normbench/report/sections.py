@@ -168,9 +168,9 @@ def lr_stability_section(recommendations: list[Recommendation], tolerance: float
                         "mean; k = grid size: close to its best). Full formulas: docs/report.md.")]
     if not swept:
         return blocks + [Paragraph("No comparison set swept the learning rate.")]
-    header = ["norm", "chosen lr", "LR window", "diverged over the grid", "smallest diverging lr",
-              "E[best val acc] after 1 / 2 / all trials (%)"]
     for rec in swept:
+        header = ["norm", "chosen lr", "LR window", "diverged over the grid", "smallest diverging lr",
+                  f"E[best {rec.metrics.split} acc] after 1 / 2 / all trials (%)"]
         rows = []
         for arm, record in rec.stability.items():
             best = record.expected_best
@@ -180,6 +180,8 @@ def lr_stability_section(recommendations: list[Recommendation], tolerance: float
                          f"{record.smallest_diverging_lr:g}" if np.isfinite(record.smallest_diverging_lr) else "none",
                          " / ".join(format_number(value, "final_val_acc") for value in picks) or "–"])
         blocks += [Heading(rec.label, 3), Table(header, rows)]
+        if rec.note:
+            blocks.append(Paragraph(f"Windows and trials on test accuracy: {rec.note}."))
     return blocks
 
 
@@ -233,8 +235,9 @@ def format_difference(estimate: float, low: float, high: float, column: str) -> 
 
 def claims_section(results: list[ClaimResult]) -> list:
     blocks = [Heading("Claims"),
-              Paragraph("Each claim is judged per model, on matched settings only (same experiment, data, batch size, "
-                        "optimizer and learning rate; only the norm and the seed differ). Effect = mean over the "
+              Paragraph("Each claim is judged per model, on matched settings only (same comparison set and tuned "
+                        "optimizer values, learning rate included; only the norm and the seed differ; claim 5 "
+                        "compares trainable learning-rate windows within a comparison set). Effect = mean over the "
                         "matched comparisons of mean(a) − mean(b) (claim 4: of the drops from the largest to the "
                         "smallest batch size), with its Welch 95% interval over seeds. supported / contradicted = the "
                         "interval excludes 0 on the claimed / the other side; inconclusive = it includes 0; not "
