@@ -99,7 +99,9 @@ def recommendation_section(recommendations: list[Recommendation]) -> list:
     blocks = [Heading("Recommendation"), Paragraph(RULE_TEXT)]
     if not recommendations:
         return blocks + [Paragraph("No usable runs: nothing to recommend.")]
-    header = ["setting", "use", "decision", "compared at", "val acc, diverged = 0 (%) [95% CI]",
+    on_validation = all(rec.metrics.on_validation for rec in recommendations)
+    score = "val acc" if on_validation else "val acc (test for old runs)"
+    header = ["setting", "use", "decision", "compared at", f"{score}, diverged = 0 (%) [95% CI]",
               "margin over runner-up (pp) [95% CI]", "test acc of the choice (%) [95% CI]", "diverged",
               "loss volatility", "spike rate (%)", "BN train/eval gap (pp)", "steps/s (× fastest), not deciding"]
     blocks.append(Table(header, [recommendation_row(rec) for rec in recommendations]))
