@@ -45,7 +45,7 @@ def test_advise_end_to_end_then_resumes(tmp_path, capsys):
     assert "normbench train -m" in printed and "hydra/launcher=basic" in printed and "launcher=local" not in printed
     assert "mlp · synthetic · batch size 20 · adam lr=0.01" in printed
     table = printed[printed.index("norm  "):]
-    assert table.splitlines()[0].split()[:2] == ["norm", "test"]
+    assert table.splitlines()[0].split()[:2] == ["norm", "val"]
     rows = {line.split()[0] for line in table.splitlines()[2:4]}
     assert rows == {"batch", "layer"}
     recommendations = pd.read_csv(tmp_path / "advice" / "recommendations.csv")
