@@ -242,6 +242,8 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "data_standardization": built.data.standardization,
         "data_streamed": built.streamed,
         "data_fingerprint": identity["identity"]["data"].get("fingerprint"),
+        # Code run from outside normbench (factory module, user_dir files, plugin versions); None: normbench's only.
+        "code_fingerprint": identity["identity"].get("code"),
         "torch_version": torch.__version__,
         "normbench_version": __version__,
         "started_at": started_at,

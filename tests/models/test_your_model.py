@@ -222,6 +222,23 @@ def test_a_norm_made_by_the_factory_is_accepted_and_one_it_did_not_make_is_named
     assert [(path, type(m)) for path, m in foreign_norms(model, make_norm.made)] == [("1.0", nn.GroupNorm)]
 
 
+def test_an_edited_factory_module_trains_again_instead_of_reusing_the_finished_run(tmp_path):
+    nets = tmp_path / "my_nets.py"
+    nets.write_text(textwrap.dedent(NETS))
+    command = ["train", "model=factory", "model.target=my_nets:with_norm_layer", "norm=layer", *SEQUENCES,
+               f"results_dir={tmp_path / 'results'}"]
+    assert run_cli(*command, cwd=tmp_path).returncode == 0
+    nets.write_text(textwrap.dedent(NETS).replace("width=8", "width=6"))  # the same command, another network
+    again = run_cli(*command, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "already completed" not in again.stdout + again.stderr
+    first, edited = sorted((json.loads(p.read_text()) for p in (tmp_path / "results").rglob("summary.json")),
+                           key=lambda summary: summary["finished_at"])
+    assert first["status"] == edited["status"] == "completed" and first["num_params"] > edited["num_params"]
+    assert first["config_hash"] != edited["config_hash"]
+    assert first["code_fingerprint"]["factory"] != edited["code_fingerprint"]["factory"]
+
+
 def test_a_factory_in_a_user_dir_trains_from_the_cli(tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
