@@ -84,7 +84,7 @@ def _find_spec(module_name: str):
         sys.path.append(cwd)
     try:
         return importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
+    except Exception:  # noqa: BLE001  (a parent package that fails to import: building the model says why, in one line)
         return None
     finally:
         if added:
