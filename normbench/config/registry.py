@@ -22,6 +22,15 @@ from normbench.errors import ConfigError
 
 Build = TypeVar("Build", bound=Callable)
 
+# (group, name) -> the module that registered the option: which code a run executes (normbench/config/code.py),
+# readable without importing the registries' packages (and torch with them).
+_OPTION_MODULES: Dict[tuple[str, str], str] = {}
+
+
+def option_module(group: str, name: str) -> str | None:
+    """The module that registered option `name` of `group` in this process (None: not registered)."""
+    return _OPTION_MODULES.get((group, name))
+
 
 @dataclass(frozen=True)
 class Option(Generic[Build]):
@@ -54,6 +63,7 @@ class Registry(Generic[Build]):
                 raise ValueError(f"{self.group} {name!r} is registered twice ({existing.build.__module__} and "
                                  f"{build.__module__})")
             self._entries[name] = Option(name, build, config, traits)
+            _OPTION_MODULES[(self.group, name)] = build.__module__
             ConfigStore.instance().store(group=f"schema/{self.group}", name=name, node=config)
             return build
 

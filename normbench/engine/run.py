@@ -250,9 +250,7 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "diverged_step": outcome.diverged_step,
         "error": outcome.reason,
         "wall_time_s": round(wall, 3),
-        # This attempt's steps over this attempt's time: a resumed run trained only the steps after its checkpoint.
-        "steps_per_s": (round((outcome.steps - resumed_from) / outcome.train_seconds, 2)
-                        if outcome.train_seconds > 0 else None),
+        "steps_per_s": _steps_per_s(outcome.steps - resumed_from, outcome.train_seconds),
         "resumed_from_step": resumed_from or None,
         "device": str(built.device),
         "precision": cfg.trainer.precision.value,
@@ -270,6 +268,8 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "data_streamed": built.streamed,
         "data_fingerprint": identity["identity"]["data"].get("fingerprint"),
         **_validation_record(built),
+        # Code run from outside normbench (factory module, user_dir files, plugin versions); None: normbench's only.
+        "code_fingerprint": identity["identity"].get("code"),
         "torch_version": torch.__version__,
         "normbench_version": __version__,
         "started_at": started_at,
@@ -284,6 +284,15 @@ def _validation_record(built: Built) -> dict:
             "val_seed": VAL_SEED if data.val_source == VAL_CARVED else None,
             "val_source": data.val_source,
             "val_size": len(data.y_val) if data.y_val is not None else 0}
+
+
+def _steps_per_s(trained: int, seconds: float) -> float | None:
+    """This attempt's steps over this attempt's time (a resumed run trained only the steps after its checkpoint):
+    > 0, as the contract's range says, or None where this attempt trained no step (resumed at its last one)."""
+    if trained <= 0 or seconds <= 0:
+        return None
+    rate = trained / seconds
+    return round(rate, 2) if rate >= 1 else float(f"{rate:.3g}")  # a slow run's rate never rounds to 0
 
 
 def _finite_or_none(value):

@@ -15,6 +15,7 @@ from torch import nn
 
 from normbench.config.options import ModelConfig
 from normbench.config.registry import Registry
+from normbench.norms.provenance import check_norms_made
 
 
 @dataclass(frozen=True)
@@ -47,4 +48,9 @@ def model_traits(name: str) -> ModelTraits:
 
 
 def build_model(cfg: ModelConfig, spec: InputSpec, make_norm) -> nn.Module:
-    return MODELS.get(cfg.name).build(cfg, spec, make_norm)
+    """Model `cfg.name` built with `make_norm`; refused if it holds a norm layer `make_norm` did not make (its
+    label would name a norm it does not use)."""
+    model = MODELS.get(cfg.name).build(cfg, spec, make_norm)
+    variant = cfg.variant()
+    check_norms_made(model, make_norm, f"model={cfg.name}" + (f" ({variant})" if variant else ""))
+    return model

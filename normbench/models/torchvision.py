@@ -103,7 +103,7 @@ def _group_factory(cfg: TorchvisionConfig, make_norm, arch_channels: list[int]):
             f"{cfg.arch}'s norm sites; groups that divide every site: {', '.join(map(str, allowed))} "
             f"(set model.groups=N)"
         )
-    return type(make_norm)(replace(make_norm.cfg, groups=cfg.groups), owner=make_norm.owner)
+    return make_norm.with_config(replace(make_norm.cfg, groups=cfg.groups))
 
 
 def _small_input(cfg: TorchvisionConfig, model: nn.Module, in_channels: int) -> None:

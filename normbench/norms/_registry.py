@@ -94,9 +94,15 @@ class NormFactory:
     with its own defaults and the shared settings (eps, affine) of the selected one.
     """
 
-    def __init__(self, cfg: NormConfig, owner: str = ""):
+    def __init__(self, cfg: NormConfig, owner: str = "", made: list[nn.Module] | None = None):
         self.cfg, self.owner = cfg, owner
-        self.made: list[nn.Module] = []  # every norm built so far (mixed precision keeps them in fp32)
+        # Every norm built so far: mixed precision keeps them in fp32, and a model holding any other norm layer
+        # is refused (norms/provenance.py).
+        self.made: list[nn.Module] = [] if made is None else made
+
+    def with_config(self, cfg: NormConfig) -> "NormFactory":
+        """The same norm with other settings (a model's own group count), recording into the same `made`."""
+        return NormFactory(cfg, self.owner, made=self.made)
 
     @property
     def name(self) -> str:

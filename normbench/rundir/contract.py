@@ -14,6 +14,8 @@ reaching into the other. A run directory `<results_dir>/<experiment>/<run-name>/
 
 import hashlib
 import json
+import math
+from dataclasses import dataclass
 
 # --- file names ----------------------------------------------------------------------------------------
 SUMMARY = "summary.json"
@@ -67,6 +69,102 @@ SUMMARY_METRICS = (*RESULT_KEYS, "steps", "steps_per_s", "wall_time_s", "num_par
 REQUIRED_SUMMARY_KEYS = ("status", "group_hash", "model", "norm", "data", "batch_size", "seed", "optimizer", "lr")
 # The hyperparameters logged to TensorBoard's HParams plugin (an event-only run is read back from them).
 HPARAM_KEYS = ("model", "norm", "data", "batch_size", "optimizer", "lr", "seed")
+
+# --- value ranges ----------------------------------------------------------------------------------------
+# What every number a run records may be, by its name, so a metric added later (final_val_acc, best_val_step)
+# is checked without another edit. The writers record nothing else (tests/report/test_value_ranges.py trains
+# runs and checks their records); the report lists a run holding anything else as unreadable, with the reason
+# (a summary.json edited to final_test_acc 7.5 is not a 750% accuracy):
+#   acc, *_acc                a fraction in [0, 1]
+#   loss, *_loss              finite and >= 0; in a diverged run's summary also null or not finite (that is how
+#                             it diverged)
+#   steps, *_step             a whole number in [0, max_steps] (the run's budget, where its summary gives it)
+#   max_steps                 a whole number >= 1;  *_steps (warmup_steps): a whole number >= 0
+#   *_per_s (steps_per_s, samples_per_s)   finite and > 0;  *_s (wall_time_s): finite and >= 0
+#   num_* (num_params, num_threads)        a whole number >= 0;  batch_size: a whole number >= 1
+#   lr, grad_norm             finite and >= 0 (a decayed learning rate reaches 0 at the end)
+# null (not recorded) is allowed wherever a key is not required; a key of no rule is not a number to check.
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    low: float
+    high: float = math.inf
+    low_open: bool = False  # low itself is outside (a throughput of 0 steps/s is no throughput)
+    whole: bool = False
+    budget: bool = False  # at most the run's max_steps
+
+    def holds(self, value, budget: float = math.inf):
+        """Whether `value` (a number, or a numpy array of them: elementwise) lies in the range (finite)."""
+        above = (value > self.low) if self.low_open else (value >= self.low)
+        within = above & (value <= min(self.high, budget if self.budget else math.inf))
+        return within & (value % 1 == 0) if self.whole else within
+
+    def describe(self, budget: float = math.inf) -> str:
+        high = min(self.high, budget if self.budget else math.inf)
+        kind = "a whole number " if self.whole else ""
+        if high < math.inf:
+            return f"{kind}in {'(' if self.low_open else '['}{self.low:g}, {high:g}]"
+        return f"{kind}{'>' if self.low_open else '>='} {self.low:g}"
+
+
+FRACTION, NON_NEGATIVE = ValueRange(0.0, 1.0), ValueRange(0.0)
+STEP = ValueRange(0.0, whole=True, budget=True)
+
+
+def value_range(name: str) -> ValueRange | None:
+    """The range of a recorded number called `name` (a summary key or a metrics.csv metric); None: no rule."""
+    if name == "acc" or name.endswith("_acc"):
+        return FRACTION
+    if name == "loss" or name.endswith("_loss"):
+        return NON_NEGATIVE
+    if name == "steps" or name.endswith("_step"):
+        return STEP
+    if name in ("max_steps", "batch_size"):
+        return ValueRange(1.0, whole=True)
+    if name.endswith("_steps") or name.startswith("num_"):
+        return ValueRange(0.0, whole=True)
+    if name.endswith("_per_s"):
+        return ValueRange(0.0, low_open=True)
+    if name.endswith("_s") or name in ("lr", "grad_norm"):
+        return NON_NEGATIVE
+    return None
+
+
+def summary_value_problem(summary: dict) -> str | None:
+    """Why a summary's numbers cannot be the record of a run (the first number outside its range), or None."""
+    budget = run_budget(summary)
+    diverged = summary.get("status") == DIVERGED
+    for key, value in summary.items():
+        rule = value_range(key)
+        if rule is None or value is None:
+            continue
+        number = _number(value)
+        if number is None:
+            return f"{SUMMARY}: {key}={value!r} is not a number"
+        if diverged and rule is NON_NEGATIVE and key.endswith("loss") and not math.isfinite(number):
+            continue
+        if not (math.isfinite(number) and rule.holds(number, budget)):
+            limit = " (the run's max_steps)" if rule.budget and budget < math.inf else ""
+            return f"{SUMMARY}: {key}={value!r} is not {rule.describe(budget)}{limit}"
+    return None
+
+
+def run_budget(summary: dict) -> float:
+    """The most steps the run could train (its max_steps); unbounded where its summary does not say."""
+    budget = _number(summary.get("max_steps"))
+    return budget if budget is not None and math.isfinite(budget) and budget >= 1 else math.inf
+
+
+def _number(value) -> float | None:
+    """A JSON number (or a number written as a string) as a float; None for anything else (bools included)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
 
 # --- identity ----------------------------------------------------------------------------------------------
 # Version 1 (normbench 0.1): the hash of the whole resolved union config. Version 2: the options a run uses.

@@ -12,6 +12,10 @@ the value runs written before them had (their `legacy` value, else their default
 every run already on disk where it was. A data set read from the
 user's files adds `fingerprint` to its section (`DataConfig.fingerprint()`: a digest of the files'
 contents), so an edited file is never taken for a run already finished; the built-in data sets have none.
+Code the run executes from outside normbench (a factory's module, a user_dir's files, a plugin package) adds
+`code` (normbench/config/code.py) the same way: an added field, absent for runs of normbench's own code, so
+their hashes stay; an edited model is a new configuration, trained in a directory of its own (the name ends
+in `code-` and the first 8 digits of the code's digest).
 """
 
 import dataclasses
@@ -21,6 +25,7 @@ from enum import Enum
 
 from omegaconf import DictConfig, OmegaConf
 
+from normbench.config.code import code_fingerprint
 from normbench.config.options import EXECUTION_ONLY, IDENTITY, LEGACY, UNLESS_DEFAULT, legacy_value
 from normbench.rundir.contract import (
     HPARAM_KEYS,
@@ -58,6 +63,9 @@ def identity_dict(cfg: DictConfig, with_defaults: bool = False) -> dict:
         identity["data"]["fingerprint"] = fingerprint
     for key in IDENTITY_SETTINGS:
         identity[key] = cfg[key]
+    code = code_fingerprint(cfg)
+    if code:  # code from outside normbench: added where there is some, so every other run keeps its hash
+        identity["code"] = code
     return identity
 
 
@@ -181,6 +189,9 @@ def run_name(cfg: DictConfig, task_overrides=()) -> str:
         if key not in _NAMED_KEYS and not key.startswith("hydra") and key.split(".")[0] not in _UNNAMED_GROUPS:
             extras[key] = value
     parts += [_clean(f"{key.split('.')[-1]}={extras[key]}") for key in sorted(extras)]
+    code = code_fingerprint(cfg)
+    if code:  # edited code is another configuration: a directory of its own, the finished run left as it was
+        parts.append(f"code-{digest(code)[:8]}")
     name = "_".join(parts)
     if len(name) > _MAX_NAME:  # keep it a legal file name; the hash keeps it unique
         name = f"{name[:_MAX_NAME - 13]}-{digest(name)}"

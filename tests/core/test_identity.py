@@ -115,3 +115,38 @@ def test_a_recorded_config_written_before_an_added_field_is_read_with_its_legacy
     typed = typed_config(recorded)
     assert typed.data.val_fraction == 0.0
     assert (config_hash(typed), group_hash(typed)) == HASHES_BEFORE_VALIDATION[("model=cnn", "norm=group")]
+def test_runs_of_normbench_code_only_keep_their_hashes_and_names(make_cfg):
+    """The code fingerprint is an added field: absent without outside code (hashes recorded before it existed)."""
+    from normbench.rundir.identity import identity_dict
+
+    for overrides, recorded_hash, name in [
+        (("data.val_fraction=0",), "54e0580076c4", "mlp_batch_mnist1d_bs100_adam-lr0.01_s0"),
+        (("model=cnn", "norm=group", "data.val_fraction=0"), "309203e0aaaa", "cnn_group_mnist1d_bs100_adam-lr0.01_s0"),
+    ]:
+        cfg = make_cfg(*overrides)
+        assert "code" not in identity_dict(cfg)
+        assert (config_hash(cfg), run_name(cfg)) == (recorded_hash, name)
+
+
+def test_a_user_dirs_files_and_a_plugins_version_enter_the_identity(make_cfg, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from normbench.config import code
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "my_norm.py").write_text("SCALE = 1\n")
+    base = config_hash(make_cfg())
+    with_dir = config_hash(make_cfg(f"user_dir={plugins}"))
+    (plugins / "my_norm.py").write_text("SCALE = 2\n")
+    edited = config_hash(make_cfg(f"user_dir={plugins}"))
+    assert len({base, with_dir, edited}) == 3
+    # An installed plugin providing the run's norm: its distribution's version is part of the identity.
+    monkeypatch.setattr(code, "option_module", lambda group, name: "nb_plugin.norms" if group == "norm" else None)
+    installed = lambda version: [SimpleNamespace(module="nb_plugin.norms", dist=SimpleNamespace(  # noqa: E731
+        name="nb-plugin", version=version))]
+    monkeypatch.setattr(code, "entry_points", lambda group: installed("1.0"))
+    assert code.code_fingerprint(make_cfg()) == {"plugins": {"nb-plugin": "1.0"}}
+    first = config_hash(make_cfg())
+    monkeypatch.setattr(code, "entry_points", lambda group: installed("1.1"))
+    assert config_hash(make_cfg()) not in (first, base)

@@ -41,6 +41,20 @@ NETS = '''
 
     def no_norms(num_classes, input_shape):
         return nn.Sequential(nn.Flatten(), nn.Linear(input_shape[0] * input_shape[1], num_classes))
+
+
+    def ignores_norm(norm_layer, num_classes, input_shape):  # takes norm_layer, normalizes with BN all the same
+        channels, length = input_shape
+        return nn.Sequential(
+            nn.Conv1d(channels, 8, 3, padding=1), nn.BatchNorm1d(8), nn.ReLU(), nn.Flatten(),
+            nn.Linear(8 * length, num_classes))
+
+
+    def own_final_norm(norm_layer, num_classes, input_shape):  # uses norm_layer, then a LayerNorm of its own
+        channels, length = input_shape
+        return nn.Sequential(
+            nn.Conv1d(channels, 8, 3, padding=1), norm_layer(8), nn.ReLU(), nn.Flatten(),
+            nn.Linear(8 * length, 16), nn.LayerNorm(16), nn.Linear(16, num_classes))
 '''
 
 
@@ -186,6 +200,44 @@ def test_factory_refusals_are_one_line(make_cfg, nets):
         with pytest.raises(ConfigError) as refused:
             build(make_cfg("model=factory", *SEQUENCES, *overrides))
         assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_factory_that_builds_its_own_norms_is_refused_naming_them(tmp_path):
+    (tmp_path / "my_nets.py").write_text(textwrap.dedent(NETS))
+    sequence_run = ["model=factory", "data=synthetic", "data.shape=[2,16]", "batch_size=8"]
+    ignored = _refused(tmp_path, *sequence_run, "model.target=my_nets:ignores_norm", "norm=layer", cwd=tmp_path)
+    assert "holds norm layers normbench did not build for norm=layer, at 1 (BatchNorm1d)" in ignored
+    assert "model.swap_norms=true" in ignored
+    # With norm=none the model's own LayerNorm would make a "none" run normalize: refused as well.
+    mixed = _refused(tmp_path, *sequence_run, "model.target=my_nets:own_final_norm", "norm=none", cwd=tmp_path)
+    assert "norm=none, but model=factory (my_nets.own_final_norm) holds norm layers, at 5 (LayerNorm)" in mixed
+
+
+def test_a_norm_made_by_the_factory_is_accepted_and_one_it_did_not_make_is_named(make_cfg):
+    from normbench.config.validate import validate
+    from normbench.norms import NormFactory
+    from normbench.norms.provenance import foreign_norms
+
+    make_norm = NormFactory(validate(make_cfg("norm=rms")).norm)
+    model = nn.Sequential(make_norm("step", 4), nn.Sequential(nn.GroupNorm(2, 4)), make_norm("map2d", 4))
+    assert [(path, type(m)) for path, m in foreign_norms(model, make_norm.made)] == [("1.0", nn.GroupNorm)]
+
+
+def test_an_edited_factory_module_trains_again_instead_of_reusing_the_finished_run(tmp_path):
+    nets = tmp_path / "my_nets.py"
+    nets.write_text(textwrap.dedent(NETS))
+    command = ["train", "model=factory", "model.target=my_nets:with_norm_layer", "norm=layer", *SEQUENCES,
+               f"results_dir={tmp_path / 'results'}"]
+    assert run_cli(*command, cwd=tmp_path).returncode == 0
+    nets.write_text(textwrap.dedent(NETS).replace("width=8", "width=6"))  # the same command, another network
+    again = run_cli(*command, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "already completed" not in again.stdout + again.stderr
+    first, edited = sorted((json.loads(p.read_text()) for p in (tmp_path / "results").rglob("summary.json")),
+                           key=lambda summary: summary["finished_at"])
+    assert first["status"] == edited["status"] == "completed" and first["num_params"] > edited["num_params"]
+    assert first["config_hash"] != edited["config_hash"]
+    assert first["code_fingerprint"]["factory"] != edited["code_fingerprint"]["factory"]
 
 
 def test_a_factory_in_a_user_dir_trains_from_the_cli(tmp_path):

@@ -68,3 +68,13 @@ def test_only_batch_renorm_takes_the_trainers_step():
             hooked = [m for m in modules if isinstance(m, TrainStepAware)]
             assert bool(hooked) == (name == "batch_renorm"), (name, role)
 
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_norm_but_none_is_a_norm_layer_the_provenance_check_recognises(role):
+    """A normbench norm class missing from NORM_LAYER_TYPES would let a model build it behind the factory's back."""
+    from normbench.norms.provenance import is_norm_layer
+
+    for name in norms_for_role(role):
+        norm = create_norm(norm_cfg(name, groups=1), NormSite(role, 4))
+        assert any(is_norm_layer(module) for module in norm.modules()) == (name != "none"), name

@@ -35,7 +35,7 @@ from normbench.report.load.record import DUPLICATE, STATUS_ORDER, UNREADABLE, Cu
 from normbench.report.load.run_dir import READ_CSV, read_run
 from normbench.report.load.steps import steps_table
 from normbench.report.load.table import runs_frame
-from normbench.rundir.contract import METRICS
+from normbench.rundir.contract import METRICS, run_budget
 
 __all__ = ["EVENTS_ONLY_NOTE", "STATUS_ORDER", "Curves", "LoadedRuns", "UnreadableRun", "load_runs", "read_metrics_csv",
            "read_metrics_files", "steps_table"]
@@ -67,9 +67,10 @@ def load_runs(roots, exclude=()) -> LoadedRuns:
 
 
 def _add_metrics_files(csv_paths: dict[str, Path], records: dict, curves: dict) -> None:
-    """Read every metrics.csv at once (far faster than one by one); a bad file, or a train loss that does not
-    cover the steps the run's summary reports, makes its run unreadable."""
-    through = {}
+    """Read every metrics.csv at once (far faster than one by one); a bad file, a step or value outside its range
+    (past the run's max_steps, an accuracy above 1), or a train loss that does not cover the steps the run's
+    summary reports, makes its run unreadable."""
+    through, budgets = {}, {run_id: run_budget(records[run_id]) for run_id in csv_paths}
     for run_id in list(csv_paths):
         last = train_loss_through(records[run_id])
         if isinstance(last, str):
@@ -77,7 +78,7 @@ def _add_metrics_files(csv_paths: dict[str, Path], records: dict, curves: dict) 
             del csv_paths[run_id]
         elif last is not None:
             through[run_id] = last
-    for run_id, result in read_metrics_files(csv_paths, through).items():
+    for run_id, result in read_metrics_files(csv_paths, through, budgets).items():
         if isinstance(result, UnreadableRun):
             records[run_id].update(status=UNREADABLE, reason=str(result))
         else:

@@ -4,7 +4,13 @@ import json
 from pathlib import Path
 
 from normbench.report.load.record import UnreadableRun
-from normbench.rundir.contract import REQUIRED_SUMMARY_KEYS, RUN_STATUSES, SUMMARY, model_label
+from normbench.rundir.contract import (
+    REQUIRED_SUMMARY_KEYS,
+    RUN_STATUSES,
+    SUMMARY,
+    model_label,
+    summary_value_problem,
+)
 
 
 def read_summary(path: Path) -> dict:
@@ -15,6 +21,9 @@ def read_summary(path: Path) -> dict:
         raise UnreadableRun(f"{SUMMARY}: missing {', '.join(missing)}")
     if summary["status"] not in RUN_STATUSES:
         raise UnreadableRun(f"{SUMMARY}: unknown status {summary['status']!r}")
+    impossible = summary_value_problem(summary)  # a number outside its range is no result (final_test_acc 7.5)
+    if impossible:
+        raise UnreadableRun(impossible)
     return summary
 
 
