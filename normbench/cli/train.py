@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.paths import config_dir
+from normbench.config.placement import job_dir_problem
 from normbench.config.plugins import load_options, plugin_config_dirs, searchpath_override, user_dir_argument
 from normbench.config.preflight import VALUE_OPTIONS, command_line_error
 from normbench.config.resolvers import register_resolvers
@@ -62,6 +63,9 @@ def task(cfg: DictConfig) -> float:
         fit_job_to_launcher(cfg, hydra_cfg)
     try:
         load_options(cfg.user_dir)  # a launcher's worker process starts with the package's options only
+        misplaced = job_dir_problem(cfg, run_dir)
+        if misplaced:
+            raise ConfigError(misplaced)
         summary = run_experiment(cfg, run_dir, extra_files=_hydra_files(cfg))
     except ConfigError as error:
         _remove_if_empty(run_dir)

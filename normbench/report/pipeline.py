@@ -25,7 +25,7 @@ from normbench.report.render import FIGURE_FORMATS, FORMATS
 from normbench.report.run_metrics import add_run_metrics
 from normbench.report.style import norm_colours
 from normbench.rundir.atomic import write_bytes_atomic
-from normbench.rundir.contract import METRICS, SUMMARY
+from normbench.rundir.contract import METRICS, SUMMARY, outside_problem
 
 PNG_DPI = 100
 
@@ -143,6 +143,11 @@ class _Stopwatch:
 
 def _write(report: Report, name: str, data: bytes) -> Path:
     path = report.out / name
+    # A name built from runs' labels (a figure's), or a symbolic link planted in the output directory (figures/),
+    # must not lead out of it.
+    outside = outside_problem(path, report.out, "report file")
+    if outside:
+        raise ReportError(f"normbench report: {outside}; remove the link, or choose another --out")
     write_bytes_atomic(path, data)
     report.files.append(path)
     return path

@@ -165,7 +165,8 @@ def run_name(cfg: DictConfig, task_overrides=()) -> str:
         if key not in _NAMED_KEYS and not key.startswith("hydra") and key.split(".")[0] not in _UNNAMED_GROUPS:
             extras[key] = value
     parts += [_clean(f"{key.split('.')[-1]}={extras[key]}") for key in sorted(extras)]
-    name = "_".join(parts)
+    # One path component, whatever an option's name holds: a separator would put the run elsewhere.
+    name = "_".join(parts).replace("/", "-").replace("\\", "-")
     if len(name) > _MAX_NAME:  # keep it a legal file name; the hash keeps it unique
         name = f"{name[:_MAX_NAME - 13]}-{digest(name)}"
     return name
