@@ -28,7 +28,7 @@ from normbench.errors import ConfigError
 from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
 from normbench.launch.objective import objective_value, worst
-from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_DIR, HYDRA_OVERRIDES, INVALID, SKIPPED
+from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_OVERRIDES, HYDRA_RECORD, INVALID, SKIPPED
 
 log = logging.getLogger("normbench")
 
@@ -45,7 +45,7 @@ def _hydra_files(cfg: DictConfig) -> dict[str, str]:
     return {
         HYDRA_CONFIG: OmegaConf.to_yaml(cfg, resolve=True),
         HYDRA_OVERRIDES: OmegaConf.to_yaml(OmegaConf.create(list(hydra_cfg.overrides.task))),
-        f"{HYDRA_DIR}/hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_cfg)})),
+        HYDRA_RECORD: OmegaConf.to_yaml(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_cfg)})),
     }
 
 

@@ -27,11 +27,16 @@ CHECKPOINT_SIDECAR = "checkpoint.json"
 HYDRA_DIR = ".hydra"
 HYDRA_CONFIG = f"{HYDRA_DIR}/config.yaml"
 HYDRA_OVERRIDES = f"{HYDRA_DIR}/overrides.yaml"
+HYDRA_RECORD = f"{HYDRA_DIR}/hydra.yaml"
 EVENTS_PREFIX = "events.out.tfevents."
 NORMS_FILE = "norms.json"
 # Held with fcntl.flock by the one process writing the run (released by the OS if that process dies); it
 # holds that process's pid and host, for the message of a process that finds the run busy.
 LOCK = ".normbench.lock"
+# Every name a run writes in its directory (event files aside: their names are new each attempt). None of them may
+# be a symbolic link: a run refuses a directory where one is (rundir/atomic.py::refuse_planted_links).
+WRITTEN = (LOCK, SUMMARY, METRICS, IDENTITY, CHECKPOINT, CHECKPOINT_SIDECAR, NORMS_FILE, HYDRA_DIR, HYDRA_CONFIG,
+           HYDRA_OVERRIDES, HYDRA_RECORD)
 # The files that show a directory holds (part of) a run's results; a lock file or a checkpoint alone does not.
 RUN_FILES = (SUMMARY, METRICS, IDENTITY, HYDRA_CONFIG)
 
