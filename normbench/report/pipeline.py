@@ -79,12 +79,12 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
     report = Report(out, runs, groups, claims, advice, timings=clock.laps)
     with clock("tables"):
         _write(report, REPORT_MARKER, b"normbench report output: never read as runs\n")
-        _write(report, "runs.csv", runs.to_csv(index=False).encode())
+        _write(report, "runs.csv", render.to_csv(runs))
         _write_steps(report, steps_table(loaded.curves))
         if len(groups):
-            _write(report, "groups.csv", groups.to_csv(index=False).encode())
-        _write(report, "claims.csv", _claims_frame(claims).to_csv(index=False).encode())
-        _write(report, "recommendations.csv", recommendations_frame(advice).to_csv(index=False).encode())
+            _write(report, "groups.csv", render.to_csv(groups))
+        _write(report, "claims.csv", render.to_csv(_claims_frame(claims)))
+        _write(report, "recommendations.csv", render.to_csv(recommendations_frame(advice)))
     with clock("figures"):
         _figures(report, usable, groups, loaded.curves, options)
         if earlier_report:
@@ -173,7 +173,7 @@ def _write_steps(report: Report, steps: pd.DataFrame) -> None:
 def _gzip_csv(frame: pd.DataFrame) -> bytes:
     import gzip
 
-    return gzip.compress(frame.to_csv(index=False).encode(), mtime=0)
+    return gzip.compress(render.to_csv(frame), mtime=0)
 
 
 # No creation date in the file: the same figure gives the same bytes on every run.
