@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.paths import config_dir
+from normbench.config.placement import job_dir_problem
 from normbench.config.plugins import load_options, plugin_config_dirs, searchpath_override, user_dir_argument
 from normbench.config.preflight import VALUE_OPTIONS, command_line_error
 from normbench.config.resolvers import register_resolvers
@@ -27,7 +28,7 @@ from normbench.errors import ConfigError
 from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
 from normbench.launch.objective import objective_value, worst
-from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_DIR, HYDRA_OVERRIDES, INVALID, SKIPPED
+from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_OVERRIDES, HYDRA_RECORD, INVALID, SKIPPED
 
 log = logging.getLogger("normbench")
 
@@ -44,7 +45,7 @@ def _hydra_files(cfg: DictConfig) -> dict[str, str]:
     return {
         HYDRA_CONFIG: OmegaConf.to_yaml(cfg, resolve=True),
         HYDRA_OVERRIDES: OmegaConf.to_yaml(OmegaConf.create(list(hydra_cfg.overrides.task))),
-        f"{HYDRA_DIR}/hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_cfg)})),
+        HYDRA_RECORD: OmegaConf.to_yaml(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_cfg)})),
     }
 
 
@@ -62,6 +63,9 @@ def task(cfg: DictConfig) -> float:
         fit_job_to_launcher(cfg, hydra_cfg)
     try:
         load_options(cfg.user_dir)  # a launcher's worker process starts with the package's options only
+        misplaced = job_dir_problem(cfg, run_dir)
+        if misplaced:
+            raise ConfigError(misplaced)
         summary = run_experiment(cfg, run_dir, extra_files=_hydra_files(cfg))
     except ConfigError as error:
         _remove_if_empty(run_dir)

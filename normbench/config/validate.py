@@ -21,6 +21,7 @@ from normbench.config.options import (
 )
 from normbench.config.schema import OPTION_GROUPS, VIEW_GROUPS, Switch, TrainerConfig
 from normbench.errors import ConfigError
+from normbench.rundir.contract import plain_name_problem
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -41,6 +42,7 @@ def validate(cfg: DictConfig) -> Options:
     for option in (options.model, options.norm, options.data, options.optim):
         option.check()
     positive(cfg.batch_size, "batch_size")
+    _check_plain(plain_name_problem(cfg.experiment, "experiment"))
     at_least(cfg.num_threads, 0, "num_threads")
     if not 0 <= cfg.seed < 2**32:
         raise ConfigError(f"seed={cfg.seed} must be in [0, 2**32)")
@@ -51,6 +53,11 @@ def validate(cfg: DictConfig) -> Options:
     _check_probe(cfg.probe)
     _check_batch_statistics(cfg.batch_size, options)
     return options
+
+
+def _check_plain(problem: str | None) -> None:
+    if problem:
+        raise ConfigError(problem)
 
 
 def _refuse_added_keys(cfg: DictConfig) -> None:

@@ -22,7 +22,7 @@ from normbench.engine.progress import Progress
 from normbench.engine.trainer import Outcome, Settings, Trainer
 from normbench.errors import ConfigError
 from normbench.models import NormSwapped
-from normbench.rundir.atomic import write_json_atomic, write_text_atomic
+from normbench.rundir.atomic import refuse_planted_links, write_json_atomic, write_text_atomic
 from normbench.rundir.checkpoint import load_checkpoint, remove_checkpoint, restore_generators, save_checkpoint
 from normbench.rundir.contract import (
     BEST_VAL_STEP,
@@ -37,6 +37,7 @@ from normbench.rundir.contract import (
     SKIPPED,
     SUMMARY,
     VAL_CARVED,
+    WRITTEN,
 )
 from normbench.rundir.identity import (
     as_written_before,
@@ -134,6 +135,8 @@ def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None
 
 
 def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
+    # Before anything there is read or written: a planted link would be read as this run's record, or written through.
+    refuse_planted_links(run_dir, (*WRITTEN, *(path.name for path in run_dir.glob(f"{EVENTS_PREFIX}*"))))
     identity = identity_record(cfg)
     kept = check_existing(cfg, run_dir, identity["config_hash"])
     if kept is not None:

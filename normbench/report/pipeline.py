@@ -27,7 +27,7 @@ from normbench.report.render import FIGURE_FORMATS, FORMATS
 from normbench.report.run_metrics import add_run_metrics
 from normbench.report.style import norm_colours
 from normbench.rundir.atomic import write_bytes_atomic
-from normbench.rundir.contract import METRICS, SUMMARY
+from normbench.rundir.contract import METRICS, SUMMARY, outside_problem
 
 PNG_DPI = 100
 
@@ -84,13 +84,13 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
     report = Report(out, runs, groups, claims, advice, timings=clock.laps)
     with clock("tables"):
         _write(report, REPORT_MARKER, b"normbench report output: never read as runs\n")
-        _write(report, "runs.csv", runs.to_csv(index=False).encode())
+        _write(report, "runs.csv", render.to_csv(runs))
         _write_steps(report, steps_table(loaded.curves))
         if len(groups):
-            _write(report, "groups.csv", groups.to_csv(index=False).encode())
-        _write(report, "claims.csv", _claims_frame(claims).to_csv(index=False).encode())
-        _write(report, "recommendations.csv", recommendations_frame(advice).to_csv(index=False).encode())
-        _write(report, "recommendation_choices.csv", choices_frame(advice).to_csv(index=False).encode())
+            _write(report, "groups.csv", render.to_csv(groups))
+        _write(report, "claims.csv", render.to_csv(_claims_frame(claims)))
+        _write(report, "recommendations.csv", render.to_csv(recommendations_frame(advice)))
+        _write(report, "recommendation_choices.csv", render.to_csv(choices_frame(advice)))
     with clock("figures"):
         _figures(report, usable, groups, loaded.curves, options, advice)
         if earlier_report:
@@ -151,6 +151,11 @@ class _Stopwatch:
 
 def _write(report: Report, name: str, data: bytes) -> Path:
     path = report.out / name
+    # A name built from runs' labels (a figure's), or a symbolic link planted in the output directory (figures/),
+    # must not lead out of it.
+    outside = outside_problem(path, report.out, "report file")
+    if outside:
+        raise ReportError(f"normbench report: {outside}; remove the link, or choose another --out")
     write_bytes_atomic(path, data)
     report.files.append(path)
     return path
@@ -176,7 +181,7 @@ def _write_steps(report: Report, steps: pd.DataFrame) -> None:
 def _gzip_csv(frame: pd.DataFrame) -> bytes:
     import gzip
 
-    return gzip.compress(frame.to_csv(index=False).encode(), mtime=0)
+    return gzip.compress(render.to_csv(frame), mtime=0)
 
 
 # No creation date in the file: the same figure gives the same bytes on every run.

@@ -144,6 +144,36 @@ def latex_escape(text: str) -> str:
     return "".join(LATEX_SPECIALS.get(char, char) for char in str(text).replace("`", ""))
 
 
+# --- CSV -------------------------------------------------------------------------------------------------
+
+# A cell beginning with one of these is run as a formula by spreadsheet applications (`=`, `+`, `-`, `@`), or
+# hides what follows it (tab, carriage return). Run directories are data anyone may have written.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value):
+    """A string cell that a spreadsheet would run as a formula, with a single quote before it (OWASP's advice for
+    CSV injection); numbers, and strings that read as a plain number (`-0.5`), as they are."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def to_csv(frame) -> bytes:
+    """Every CSV the report exports, its string cells made inert for spreadsheets (spreadsheet_cell)."""
+    from pandas.api.types import CategoricalDtype, is_object_dtype, is_string_dtype
+
+    safe = frame.copy()
+    for column, dtype in frame.dtypes.items():
+        if is_object_dtype(dtype) or is_string_dtype(dtype) or isinstance(dtype, CategoricalDtype):
+            safe[column] = frame[column].astype(object).map(spreadsheet_cell)
+    return safe.to_csv(index=False).encode()
+
+
 # --- HTML --------------------------------------------------------------------------------------------
 
 CSS = """

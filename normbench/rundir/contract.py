@@ -15,7 +15,10 @@ reaching into the other. A run directory `<results_dir>/<experiment>/<run-name>/
 import hashlib
 import json
 import math
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 # --- file names ----------------------------------------------------------------------------------------
 SUMMARY = "summary.json"
@@ -26,13 +29,44 @@ CHECKPOINT_SIDECAR = "checkpoint.json"
 HYDRA_DIR = ".hydra"
 HYDRA_CONFIG = f"{HYDRA_DIR}/config.yaml"
 HYDRA_OVERRIDES = f"{HYDRA_DIR}/overrides.yaml"
+HYDRA_RECORD = f"{HYDRA_DIR}/hydra.yaml"
 EVENTS_PREFIX = "events.out.tfevents."
 NORMS_FILE = "norms.json"
 # Held with fcntl.flock by the one process writing the run (released by the OS if that process dies); it
 # holds that process's pid and host, for the message of a process that finds the run busy.
 LOCK = ".normbench.lock"
+# Every name a run writes in its directory (event files aside: their names are new each attempt). None of them may
+# be a symbolic link: a run refuses a directory where one is (rundir/atomic.py::refuse_planted_links).
+WRITTEN = (LOCK, SUMMARY, METRICS, IDENTITY, CHECKPOINT, CHECKPOINT_SIDECAR, NORMS_FILE, HYDRA_DIR, HYDRA_CONFIG,
+           HYDRA_OVERRIDES, HYDRA_RECORD)
 # The files that show a directory holds (part of) a run's results; a lock file or a checkpoint alone does not.
 RUN_FILES = (SUMMARY, METRICS, IDENTITY, HYDRA_CONFIG)
+
+# --- names and places ---------------------------------------------------------------------------------
+# A plain name (an experiment's, the folder every one of its runs goes into) is one path component that no file
+# system, shell or spreadsheet reads as more: letters, digits and `_` first, then also `. = + -`; at most 255 bytes.
+# No `/`, no `..`, no leading `.` (a hidden folder) or `-` `=` `+` (an option, a formula).
+PLAIN_NAME = re.compile(r"\w[\w.=+-]*")
+PLAIN_NAME_RULE = "a plain name: letters, digits, _ . = + -, starting with a letter, digit or _"
+MAX_NAME_BYTES = 255
+
+
+def plain_name_problem(name, what: str) -> str | None:
+    """Why `name` is not a plain name (a one-line message naming `what`), None if it is one."""
+    text = str(name)
+    if PLAIN_NAME.fullmatch(text) and len(text.encode()) <= MAX_NAME_BYTES:
+        return None
+    return f"{what}={text!r} is not {PLAIN_NAME_RULE} (at most {MAX_NAME_BYTES} bytes); rename it"
+
+
+def outside_problem(path, root, what: str) -> str | None:
+    """Why `path` may not be written: once resolved (symbolic links followed), it is not inside `root`; None if
+    it is. Checked where a directory to write is computed, whatever config file its parts came from."""
+    resolved, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+    if resolved == top or top in resolved.parents:
+        return None
+    return f"{what} {path} resolves to {resolved}, outside {root} ({top}); normbench writes only inside it"
+
 
 # --- statuses --------------------------------------------------------------------------------------------
 COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"

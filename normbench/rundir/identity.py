@@ -192,7 +192,8 @@ def run_name(cfg: DictConfig, task_overrides=()) -> str:
     code = code_fingerprint(cfg)
     if code:  # edited code is another configuration: a directory of its own, the finished run left as it was
         parts.append(f"code-{digest(code)[:8]}")
-    name = "_".join(parts)
+    # One path component, whatever an option's name holds: a separator would put the run elsewhere.
+    name = "_".join(parts).replace("/", "-").replace("\\", "-")
     if len(name) > _MAX_NAME:  # keep it a legal file name; the hash keeps it unique
         name = f"{name[:_MAX_NAME - 13]}-{digest(name)}"
     return name

@@ -15,6 +15,7 @@ import os
 import socket
 from pathlib import Path
 
+from normbench.rundir.atomic import open_no_link
 from normbench.rundir.contract import LOCK
 
 
@@ -58,7 +59,8 @@ class RunLock:
         while True:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                # Never through a link planted at the lock's name: the pid and host would overwrite its target.
+                fd = open_no_link(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             except FileNotFoundError:  # the directory was removed in between: make it again
                 continue
             try:

@@ -18,11 +18,12 @@ one row per step and one consistent curve, however often the run was killed.
 
 import csv
 import math
+import os
 import time
 from pathlib import Path
 from typing import Protocol
 
-from normbench.rundir.atomic import fsync_dir, fsync_file, write_text_atomic
+from normbench.rundir.atomic import fsync_dir, fsync_file, open_no_link, write_text_atomic
 from normbench.rundir.contract import EVENTS_PREFIX, LOSS_METRIC, METRICS, METRICS_COLUMNS, METRICS_HEADER, TRAIN_SPLIT
 from normbench.rundir.tensorboard import TensorBoardSink
 
@@ -51,7 +52,8 @@ class MetricsLog:
             write_text_atomic(self.path, METRICS_HEADER + "\n")
         else:
             truncate_to_step(self.path, resume_from_step)
-        self._file = self.path.open("a", newline="")
+        # Opened without following a link: one swapped in after the atomic write above would be appended through.
+        self._file = os.fdopen(open_no_link(self.path, os.O_WRONLY | os.O_APPEND), "a", newline="")
         self._csv = csv.writer(self._file, lineterminator="\n")
         self._rows: list[tuple] = []
         self._points: list[Point] = []

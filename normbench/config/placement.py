@@ -1,0 +1,72 @@
+"""Where a run writes: `<results_dir>/<experiment>/<run-name>/`, computed here and nowhere else.
+
+Hydra's run and sweep directories are these functions (the resolvers `${nb_run_dir:}` and
+`${nb_experiment_dir:}` in configs/config.yaml), and `RefuseMisplacedRuns`, the first of Hydra's callbacks,
+checks them before Hydra creates any directory: `experiment` must be a plain name (contract.plain_name_problem)
+wherever it was set (a study's YAML in a user_dir is a config file like any other), and the directory, resolved
+with its symbolic links followed, must lie inside results_dir (contract.outside_problem). A refusal is one
+line, exit 2, and nothing is written.
+"""
+
+import sys
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from normbench.errors import ConfigError
+from normbench.rundir.contract import outside_problem, plain_name_problem
+from normbench.rundir.identity import run_name
+
+
+def experiment_problem(cfg: DictConfig) -> str | None:
+    """Why the config's experiment directory may not be written; None if it may."""
+    problem = plain_name_problem(cfg.experiment, "experiment")
+    if problem:
+        return problem
+    return outside_problem(Path(cfg.results_dir) / str(cfg.experiment), cfg.results_dir, "the experiment directory")
+
+
+def experiment_dir(cfg: DictConfig) -> Path:
+    """`<results_dir>/<experiment>`: a sweep's directory, every run of the study below it."""
+    problem = experiment_problem(cfg)
+    if problem:
+        raise ConfigError(problem)
+    return Path(cfg.results_dir) / str(cfg.experiment)
+
+
+def run_dir(cfg: DictConfig, name: str) -> Path:
+    """`<results_dir>/<experiment>/<name>`: the directory of the run called `name`."""
+    path = experiment_dir(cfg) / name
+    problem = outside_problem(path, cfg.results_dir, "the run directory")
+    if problem:
+        raise ConfigError(problem)
+    return path
+
+
+def job_dir_problem(cfg: DictConfig, job_dir: Path) -> str | None:
+    """A sweep's job directory (Hydra joins the sweep's and the run's name): inside results_dir once resolved?
+    A symbolic link planted in place of a run's directory would lead out of it."""
+    return outside_problem(job_dir, cfg.results_dir, "the run directory")
+
+
+def _run_dir_of_command(cfg: DictConfig) -> Path:
+    return run_dir(cfg, run_name(cfg, cfg.hydra.overrides.task))
+
+
+class RefuseMisplacedRuns(Callback):
+    """Hydra creates the run's (or the sweep's) directory before the task starts: refuse a misplaced one first."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        _exit_if_misplaced(lambda: _run_dir_of_command(config))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        _exit_if_misplaced(lambda: experiment_dir(config))
+
+
+def _exit_if_misplaced(directory) -> None:
+    try:
+        directory()
+    except ConfigError as error:
+        print(f"normbench: error: {error}", file=sys.stderr)
+        sys.exit(2)
