@@ -86,8 +86,9 @@ def test_every_exported_csv_has_its_string_cells_escaped_and_its_numbers_unquote
         for cell in found:
             if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
                 float(cell)  # only a number may start so: any other cell a spreadsheet would run
-    for name in ("runs.csv", "groups.csv", "recommendations.csv"):
+    for name in ("runs.csv", "groups.csv", "recommendation_choices.csv"):  # every norm has a row there
         assert {f"'{value}" for value in (INJECTED["model"], NORMS[0])} <= set(cells[name]), name
+    assert f"'{INJECTED['model']}" in cells["recommendations.csv"]
     assert {f"'{value}" for value in (*INJECTED.values(), *NORMS)} <= set(cells["runs.csv"])
     assert f"'{INJECTED['model']}" in cells["claims.csv"]
     assert any(float(cell) < 0 for cell in cells["claims.csv"] if cell[:1] == "-")  # a negative number, unquoted
