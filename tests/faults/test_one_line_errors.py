@@ -42,3 +42,34 @@ def test_a_run_directory_that_is_a_file_is_refused_in_one_line(train, tmp_path):
     line = one_error_line(out.stderr)
     assert "is a file" in line and run_dir.name in line
     assert run_dir.read_text() == "a file where the run's directory goes"
+
+
+def test_an_identity_json_that_is_a_directory_is_named_not_a_temporary_file(train, tmp_path):
+    results = tmp_path / "results"
+    assert train(f"results_dir={results}").returncode == 0
+    (run_dir,) = (results / "default").iterdir()
+    (run_dir / "summary.json").unlink()
+    (run_dir / "identity.json").unlink()
+    (run_dir / "identity.json").mkdir()
+    out = train(f"results_dir={results}")
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    (line,) = [line for line in out.stderr.splitlines() if line.startswith("normbench: error: ")]
+    assert str(run_dir / "identity.json") in line and "Is a directory" in line
+    assert ".tmp" not in line
+    assert list(run_dir.glob(".*.tmp")) == []
+
+
+def test_an_atomic_write_that_fails_names_its_target(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from normbench.rundir.atomic import write_text_atomic
+
+    def read_only(source, target):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), source, None, target)
+
+    monkeypatch.setattr(os, "replace", read_only)
+    with pytest.raises(OSError) as raised:
+        write_text_atomic(tmp_path / "summary.json", "{}")
+    assert raised.value.filename == str(tmp_path / "summary.json") and raised.value.errno == errno.EROFS
+    assert list(tmp_path.iterdir()) == []
