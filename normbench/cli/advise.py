@@ -73,7 +73,7 @@ def _model_and_data(runs: list[Path]) -> tuple[str, str]:
         try:
             summary = json.loads((run / "summary.json").read_text())
             return summary["model"], summary["data"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, RecursionError):
             continue
     return "model", "data"
 

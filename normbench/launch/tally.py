@@ -210,7 +210,7 @@ def _trained_steps(run_dir: Path) -> int | None:
     """The steps this job's run trained, from its summary.json (None if it wrote none)."""
     try:
         steps = json.loads((run_dir / SUMMARY).read_text()).get("steps")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
     return steps if isinstance(steps, int) else None
 
@@ -226,7 +226,7 @@ def write_record(ledger: Path, record: dict) -> None:
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, RecursionError):
         return None  # absent; or, written atomically, a foreign file
 
 

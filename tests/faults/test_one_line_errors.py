@@ -73,3 +73,24 @@ def test_an_atomic_write_that_fails_names_its_target(tmp_path, monkeypatch):
         write_text_atomic(tmp_path / "summary.json", "{}")
     assert raised.value.filename == str(tmp_path / "summary.json") and raised.value.errno == errno.EROFS
     assert list(tmp_path.iterdir()) == []
+
+
+def _nest(path, depth=100_000):
+    path.write_text("[" * depth + "]" * depth)
+
+
+def test_a_summary_nested_100000_levels_deep_is_unreadable_to_train_and_to_the_report(train, tmp_path, capsys):
+    from normbench.report.cli import main as report
+
+    results = tmp_path / "results"
+    assert train(f"results_dir={results}").returncode == 0
+    (run_dir,) = (results / "default").iterdir()
+    _nest(run_dir / "summary.json")
+    assert report([str(results), "--out", str(tmp_path / "report"), "--formats", "png", "--no-html"]) == 0
+    runs = (tmp_path / "report" / "runs.csv").read_text()
+    assert "unreadable" in runs and "nested too deeply" in runs
+
+    out = train(f"results_dir={results}")  # identity.json names this configuration: trained again
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert "summary.json is corrupt (nested too deeply)" in out.stderr
+    assert '"status": "completed"' in (run_dir / "summary.json").read_text()
