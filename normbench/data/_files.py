@@ -26,6 +26,9 @@ from normbench.errors import ConfigError
 
 log = logging.getLogger("normbench")
 
+# The most classes a data set may have: a label of 2**40 would otherwise make a classifier head (and one-hot
+# targets) of 2**40 outputs. ImageNet-21k has about 21,000; this leaves room for any real label set.
+MAX_CLASSES = 100_000
 FINGERPRINT_DIR = "fingerprints"  # under the data cache directory: one small file per state of a data set's files
 
 
@@ -46,6 +49,9 @@ class FileDataConfig(DataConfig, ABC):
             raise ConfigError(f"data.shape={list(self.shape)} must be positive sizes (or [] for the files' own shape)")
         if self.num_classes is not None:
             at_least(self.num_classes, 2, "data.num_classes")
+            if self.num_classes > MAX_CLASSES:
+                raise ConfigError(f"data.num_classes={self.num_classes} is more than the {MAX_CLASSES} classes "
+                                  f"normbench trains a classifier for")
         for key in ("num_train", "num_test"):
             if getattr(self, key) is not None:
                 positive(getattr(self, key), f"data.{key}")
@@ -182,6 +188,9 @@ def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source
         raise ConfigError(f"{source}: training samples of shape {list(x_train.shape[1:])} but test samples of shape "
                           f"{list(x_test.shape[1:])}")
     top = int(max(y_train.max(), y_test.max()))
+    if top >= MAX_CLASSES and cfg.num_classes is None and num_classes is None:
+        raise ConfigError(f"{source}: labels span 0..{top}: {top + 1} classes, more than the {MAX_CLASSES} normbench "
+                          f"trains a classifier for; labels must be class indices 0..num_classes-1")
     found = num_classes if num_classes is not None else top + 1
     declared = cfg.num_classes
     if top >= (declared or found):
