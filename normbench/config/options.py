@@ -116,6 +116,9 @@ class DataConfig(OptionConfig):
     # (normbench/data/feed.py); null = half the memory of a CUDA device, no limit on the CPU or MPS.
     max_device_bytes: Optional[int] = execution_only(None)
     loader_workers: int = execution_only(2)  # DataLoader worker processes while streaming
+    # Generated data (synthetic, mnist1d, digits) whose inputs (train + test, float32) would exceed this many bytes
+    # are refused before they are made: making them would grow in memory for minutes first. null: no limit.
+    max_generated_bytes: Optional[int] = execution_only(8 * 2**30)
 
     def check(self) -> None:
         if not self.shape or min(self.shape) < 1:
@@ -123,7 +126,19 @@ class DataConfig(OptionConfig):
         at_least(self.num_classes, 2, "data.num_classes")
         positive(self.num_train, "data.num_train")
         positive(self.num_test, "data.num_test")
+        self._check_generated_size()
         self.check_feeding()
+
+    def _check_generated_size(self) -> None:
+        if self.max_generated_bytes is None:
+            return
+        size = 4 * (self.num_train + self.num_test) * math.prod(self.shape)  # float32 inputs
+        if size > self.max_generated_bytes:
+            raise ConfigError(
+                f"data.num_train={self.num_train} + data.num_test={self.num_test} samples of shape {list(self.shape)} "
+                f"would be {size / 2**30:.1f} GiB of inputs, past the limit data.max_generated_bytes="
+                f"{self.max_generated_bytes} ({self.max_generated_bytes / 2**30:g} GiB); use fewer samples, or "
+                f"raise the limit (data.max_generated_bytes=BYTES, or null for none)")
 
     def check_feeding(self) -> None:
         """The keys every data set shares on how batches reach the device."""

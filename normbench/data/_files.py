@@ -171,6 +171,16 @@ def labels_as_indices(y: np.ndarray, where: str) -> np.ndarray:
     return y
 
 
+def check_two_classes(y_train, source: str, classes: Optional[List[str]] = None) -> None:
+    """A training set whose labels are all one class cannot train a classifier, whatever form it came in (an
+    .npz, a CSV's indices or names, image folders): refused by every data set that makes its splits here."""
+    distinct = np.unique(np.asarray(y_train))
+    if len(distinct) < 2:
+        only = repr(classes[int(distinct[0])]) if classes and len(distinct) else str(int(distinct[0]))
+        raise ConfigError(f"{source}: every training label is class {only}; "
+                          f"classification needs training samples of at least 2 classes")
+
+
 def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source: str,
                 num_classes: Optional[int] = None, classes: Optional[List[str]] = None) -> Splits:
     """The checked, optionally reshaped and subsampled, standardized splits.
@@ -197,8 +207,7 @@ def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source
         limit = declared or found
         raise ConfigError(f"{source}: labels span 0..{top}, outside 0..{limit - 1} "
                           f"({'data.num_classes' if declared else 'the classes of ' + cfg.name}={limit})")
-    if (declared or found) < 2:
-        raise ConfigError(f"{source}: the labels name only {found} class; classification needs at least 2")
+    check_two_classes(y_train, source, classes)
     shape = _sample_shape(cfg, x_train.shape[1:], source)
     x_train, y_train = _subset(x_train, y_train, cfg.num_train, [cfg.seed, 1], "num_train", source)
     x_test, y_test = _subset(x_test, y_test, cfg.num_test, [cfg.seed, 2], "num_test", source)

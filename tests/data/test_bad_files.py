@@ -22,6 +22,7 @@ def _bad_npz(tmp_path):
     np.savez(tmp_path / "fractional.npz", x=np.zeros((20, 3)), y=np.linspace(0, 1, 20))
     np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}] * 4, dtype=object), y=np.zeros(4, int))
     (tmp_path / "text.npz").write_text("not a zip")
+    np.savez(tmp_path / "one_class.npz", x=np.zeros((20, 3)), y=np.ones(20, int))
     np.savez(tmp_path / "huge_labels.npz", x=np.zeros((20, 3)), y=np.r_[np.arange(19) % 2, 2**40])
     make_files.npz(tmp_path / "good.npz")
 
@@ -34,6 +35,8 @@ def _bad_tables_and_images(tmp_path):
     (tmp_path / "corrupt" / "train" / "cat" / "broken.png").write_bytes(b"\x89PNG not really")
     (tmp_path / "notest" / "train" / "a").mkdir(parents=True)
     (tmp_path / "header_only.csv").write_text("a,b,kind\n")
+    (tmp_path / "one_class.csv").write_text("a,b,kind\n" + "".join(f"{i},{i % 3},1\n" for i in range(20)))
+    (tmp_path / "one_name.csv").write_text("a,b,kind\n" + "".join(f"{i},{i % 3},cat\n" for i in range(20)))
     make_files.image_folder(tmp_path / "bomb")
     (tmp_path / "bomb" / "train" / "cat" / "bomb.png").write_bytes(_png_header(40_000, 40_000))
 
@@ -85,6 +88,9 @@ CASES = [
     (["data=csv", "data.path={t}/good.csv", "data.label=species"],
      "has no column 'species' (data.label); its columns: a, b"),
     (["data=csv", "data.path={t}/words.csv", "data.label=kind"], "feature columns must be numbers; not numeric: b"),
+    (["data=npz", "data.path={t}/one_class.npz"], "every training label is class 1; classification needs"),
+    (["data=csv", "data.path={t}/one_class.csv", "data.label=kind"], "every training label is class 1; classif"),
+    (["data=csv", "data.path={t}/one_name.csv", "data.label=kind"], "every training label is class 'cat'; class"),
     (["data=csv", "data.path={t}/header_only.csv", "data.label=kind"], "header_only.csv has a header but no rows"),
     (["data=image_folder", "data.root={t}/bomb"], "bomb.png is not an image normbench reads (DecompressionBombError"),
     (["data=image_folder", "data.root={t}/absent"], "data.root={t}/absent is not a directory; expected ROOT/train/"),

@@ -17,7 +17,13 @@ from tests.core.conftest import make_cfg as make_cfg  # the fixture, shared with
     (["optim.lr=inf"], "optim.lr=inf must be positive (and finite)"),
     (["optim.lr=nan"], "optim.lr=nan must be positive"),
     (["optim.betas=[0.9,nan]"], "optim.betas[i]=nan must be in [0.0, 0.999999]"),
-    (["optim=sgd", "optim.momentum=nan"], "optim.momentum=nan must be >= 0"),
+    (["optim=sgd", "optim.momentum=nan"], "optim.momentum=nan must be in [0, 1)"),
+    (["optim=sgd", "optim.momentum=1.5"], "optim.momentum=1.5 must be in [0, 1)"),
+    (["optim=sgd", "optim.momentum=1"], "optim.momentum=1.0 must be in [0, 1)"),
+    (["data=synthetic", "data.num_train=100000000"],
+     "would be 47.7 GiB of inputs, past the limit data.max_generated_bytes=8589934592 (8 GiB); use fewer samples, "
+     "or raise the limit (data.max_generated_bytes=BYTES, or null for none)"),
+    (["data=mnist1d", "data.num_train=100000000"], "past the limit data.max_generated_bytes="),
     (["optim=sgd", "optim.momentum=0", "optim.nesterov=true"], "optim.nesterov=true needs optim.momentum > 0"),
     (["norm.momentum=1.5"], "norm.momentum=1.5 must be in [0.0, 1.0]"),
     (["norm.gamma_init=nan"], "norm.gamma_init=nan must be a finite number"),
@@ -129,3 +135,8 @@ def test_a_full_disk_while_a_run_writes_ends_it_in_one_line(tmp_path, monkeypatc
     (summary,) = results.rglob("summary.json")
     record = json.loads(summary.read_text())
     assert record["status"] == "failed" and 0 < record["steps"] < 40 and "No space left" in record["error"]
+
+
+def test_the_generated_data_limit_can_be_raised_or_lifted(make_cfg):
+    for limit in ("null", str(64 * 2**30)):
+        validate(make_cfg("data=synthetic", "data.num_train=100000000", f"data.max_generated_bytes={limit}"))
