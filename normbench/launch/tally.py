@@ -33,6 +33,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.launch.eta import job_plan, remaining_seconds
+from normbench.launch.orphans import SWEEP_PID_ENV
 from normbench.rundir.atomic import write_json_atomic
 from normbench.rundir.contract import FAILED, FINISHED, INTERRUPTED, INVALID, RUN_STATUSES, SKIPPED, SUMMARY
 
@@ -129,6 +130,7 @@ class SweepTally(Callback):
         if jobs is not None:  # each job's model and steps, for an ETA that weighs them (normbench.launch.eta)
             write_json_atomic(self._ledger / PLAN, job_plan(config, jobs))
         os.environ[LEDGER_ENV] = str(self._ledger)
+        os.environ[SWEEP_PID_ENV] = str(os.getpid())  # a worker process ends when this one dies (launch.orphans)
         os.environ[STARTED_ENV] = repr(self._started)
         if total is None:
             os.environ.pop(TOTAL_ENV, None)
