@@ -33,9 +33,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from normbench.launch import advise
+    from normbench.launch.output_dirs import blocked_dir_problem
     from normbench.report.pipeline import Options, ReportError, build_report
 
     try:
+        problem = args.out and blocked_dir_problem(Path(args.out), "choose another --out DIR")
+        if problem:  # before the sweep: the report is written only after every run has trained
+            raise ConfigError(f"--out {args.out}: {problem}")
         plan = advise.plan(args.overrides, args.budget)
     except ConfigError as error:
         print(f"normbench advise: error: {str(error).removeprefix('normbench advise: ')}", file=sys.stderr)
@@ -73,7 +77,7 @@ def _model_and_data(runs: list[Path]) -> tuple[str, str]:
         try:
             summary = json.loads((run / "summary.json").read_text())
             return summary["model"], summary["data"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, RecursionError):
             continue
     return "model", "data"
 

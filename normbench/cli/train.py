@@ -28,7 +28,15 @@ from normbench.errors import ConfigError
 from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
 from normbench.launch.objective import objective_value, worst
-from normbench.rundir.contract import FAILED, HYDRA_CONFIG, HYDRA_OVERRIDES, HYDRA_RECORD, INVALID, SKIPPED
+from normbench.launch.orphans import end_with_sweep
+from normbench.rundir.contract import (
+    FAILED,
+    HYDRA_CONFIG,
+    HYDRA_OVERRIDES,
+    HYDRA_RECORD,
+    INVALID,
+    SKIPPED,
+)
 
 log = logging.getLogger("normbench")
 
@@ -60,6 +68,7 @@ def task(cfg: DictConfig) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     if in_sweep:
+        end_with_sweep()  # in a launcher's worker process: end it if the sweep's process dies
         fit_job_to_launcher(cfg, hydra_cfg)
     try:
         load_options(cfg.user_dir)  # a launcher's worker process starts with the package's options only

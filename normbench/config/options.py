@@ -139,6 +139,9 @@ class DataConfig(OptionConfig):
     # (normbench/data/validation.py): stratified by class, the same examples for every run of the data set.
     # 0 turns it off. Runs written before the key trained on all their training data: legacy 0.
     val_fraction: float = added_field(0.1, legacy=0.0)
+    # Generated data (synthetic, mnist1d, digits) whose inputs (train + test, float32) would exceed this many bytes
+    # are refused before they are made: making them would grow in memory for minutes first. null: no limit.
+    max_generated_bytes: Optional[int] = execution_only(8 * 2**30)
 
     def check(self) -> None:
         if not self.shape or min(self.shape) < 1:
@@ -146,7 +149,19 @@ class DataConfig(OptionConfig):
         at_least(self.num_classes, 2, "data.num_classes")
         positive(self.num_train, "data.num_train")
         positive(self.num_test, "data.num_test")
+        self._check_generated_size()
         self.check_feeding()
+
+    def _check_generated_size(self) -> None:
+        if self.max_generated_bytes is None:
+            return
+        size = 4 * (self.num_train + self.num_test) * math.prod(self.shape)  # float32 inputs
+        if size > self.max_generated_bytes:
+            raise ConfigError(
+                f"data.num_train={self.num_train} + data.num_test={self.num_test} samples of shape {list(self.shape)} "
+                f"would be {size / 2**30:.1f} GiB of inputs, past the limit data.max_generated_bytes="
+                f"{self.max_generated_bytes} ({self.max_generated_bytes / 2**30:g} GiB); use fewer samples, or "
+                f"raise the limit (data.max_generated_bytes=BYTES, or null for none)")
 
     def check_feeding(self) -> None:
         """The keys every data set shares on how batches reach the device and what is held out for validation."""

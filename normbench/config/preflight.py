@@ -9,9 +9,12 @@ and a missing launcher plugin only shows up as an unknown option. Checked here:
 - `hydra/launcher=NAME`, or the launcher a `launcher=NAME` preset selects, has its plugin installed;
 - a launcher comes with -m: without it Hydra runs the one job in this process and ignores the launcher,
   so `normbench train launcher=slurm ...` would quietly train on the login node;
-- every overridden key exists: a top-level key, a trainer or probe key, or a key of some option of the
-  group (`norm.grups=3`: "did you mean norm.groups?"; `optimizer=sgd`: "did you mean optim=sgd?"), also with
-  `+`, which would otherwise add a key no code reads;
+- every overridden key exists: a top-level key, a trainer or probe key, or a key of the option the command
+  line selects (its `model=` override, else config.yaml's default; any option of the group where a study
+  chooses): another option's key names that option ("model.cell is a key of model=rnn; choose model=rnn or
+  drop it"), a misspelling gets the closest key of the selected option (`norm=group norm.grups=3`: "did you
+  mean norm.groups?"; `optimizer=sgd`: "did you mean optim=sgd?"), also with `+`, which would otherwise add
+  a key no code reads;
 - results_dir is a directory that can be written (not a file, not below a file, not read-only).
 Anything else is left to Hydra, which validates the whole composed config against the selected options'
 schemas (normbench/config/validate.py refuses any key a `+` slipped past them).
@@ -112,14 +115,60 @@ def _fields(schema) -> list[str]:
     return [f.name for f in fields(schema)]
 
 
-def _group_keys(group: str) -> list[str]:
-    """Every key some option of the group has (the selected option is checked by Hydra once composed)."""
+def _option_keys(group: str) -> dict[str, list[str]]:
+    """Each registered option of the group -> its keys."""
     from normbench.config.plugins import registry
 
-    return sorted({name for option in registry(group).entries().values() for name in _fields(option.config)})
+    return {name: _fields(option.config) for name, option in registry(group).entries().items()}
 
 
-def _unknown_key(key: str, value: str) -> str | None:
+def _default_option(group: str) -> str | None:
+    """The option configs/config.yaml's defaults list selects for `group` (e.g. model: mlp)."""
+    import yaml
+
+    defaults = yaml.safe_load((config_dir() / "config.yaml").read_text(encoding="utf-8")).get("defaults", [])
+    return next((entry[group] for entry in defaults if isinstance(entry, dict) and group in entry), None)
+
+
+def selected_options(group: str, argv: list[str]) -> list[str] | None:
+    """The options of `group` this command line runs: its `group=a,b` override, else config.yaml's default;
+    None where a study or another config directory may choose it instead (experiment=, --config-dir) or a sweep
+    function does (model=choice(...))."""
+    chosen = None
+    for argument in argv:
+        key, sep, value = argument.partition("=")
+        if sep and key.lstrip("+") == group:
+            chosen = value
+    if chosen is None:
+        if any(a.split("=", 1)[0].lstrip("+") in ("experiment", *SEARCH_PATH_OPTIONS) and not a.endswith("=null")
+               for a in argv):
+            return None
+        chosen = _default_option(group)
+    if chosen is None or any(mark in chosen for mark in "()[]{}*$"):
+        return None
+    return chosen.split(",")
+
+
+def _group_key_problem(group: str, key: str, value: str, name: str, argv: list[str]) -> str | None:
+    """An option group's key that the selected option(s) lack: the options that have it, or the closest of the
+    selected options' own keys (never another option's)."""
+    keys = _option_keys(group)
+    selected = [option for option in (selected_options(group, argv) or keys) if option in keys]
+    own = sorted({k for option in selected for k in keys[option]})
+    if not selected or name in own:
+        return None
+    having = [option for option, fields_ in sorted(keys.items()) if name in fields_]
+    chosen = ",".join(selected)
+    if having:
+        choices = " or ".join(f"{group}={option}" for option in having)
+        return (f"{key}={value}: {group}.{name} is a key of {choices}, not of {group}={chosen}; choose {choices} "
+                f"or drop it")
+    close = difflib.get_close_matches(name, own, n=1)
+    hint = f" (did you mean {group}.{close[0]}?)" if close else ""
+    return f"{key}={value}: {group}={chosen} has no key {name!r}{hint}; its keys: {', '.join(own)}"
+
+
+def _unknown_key(key: str, value: str, argv: list[str] = ()) -> str | None:
     """A one-line refusal of an override whose key nothing in the schema has, with the closest keys."""
     from normbench.config.schema import OPTION_GROUPS as SCHEMA_GROUPS
     from normbench.config.schema import VIEW_GROUPS, Config, ProbeConfig, TrainerConfig
@@ -135,8 +184,10 @@ def _unknown_key(key: str, value: str) -> str | None:
     if not rest:
         return None
     nested = {"trainer": _fields(TrainerConfig), "probe": _fields(ProbeConfig)}
-    keys = nested.get(top) or (_group_keys(top) if top in (*SCHEMA_GROUPS, *VIEW_GROUPS) else None)
     name = rest.split(".")[0]
+    if top in (*SCHEMA_GROUPS, *VIEW_GROUPS) and top not in nested:
+        return _group_key_problem(top, key, value, name, list(argv))
+    keys = nested.get(top)
     if keys is None or name in keys:
         return None
     close = difflib.get_close_matches(name, keys, n=1)
@@ -196,7 +247,7 @@ def command_line_error(argv: list[str], plugin_configs=()) -> str | None:
         key = key.lstrip("+~")
         if not sep or argument.startswith("-"):
             continue
-        problem = None if removal else _unknown_key(key, value) or _objective_problem(key, value)
+        problem = None if removal else _unknown_key(key, value, argv) or _objective_problem(key, value)
         if problem:
             return problem
         if key in CHECKED_GROUPS and any(mark in value for mark in "()[]{}*"):

@@ -26,6 +26,9 @@ from normbench.errors import ConfigError
 
 log = logging.getLogger("normbench")
 
+# The most classes a data set may have: a label of 2**40 would otherwise make a classifier head (and one-hot
+# targets) of 2**40 outputs. ImageNet-21k has about 21,000; this leaves room for any real label set.
+MAX_CLASSES = 100_000
 FINGERPRINT_DIR = "fingerprints"  # under the data cache directory: one small file per state of a data set's files
 
 
@@ -46,6 +49,9 @@ class FileDataConfig(DataConfig, ABC):
             raise ConfigError(f"data.shape={list(self.shape)} must be positive sizes (or [] for the files' own shape)")
         if self.num_classes is not None:
             at_least(self.num_classes, 2, "data.num_classes")
+            if self.num_classes > MAX_CLASSES:
+                raise ConfigError(f"data.num_classes={self.num_classes} is more than the {MAX_CLASSES} classes "
+                                  f"normbench trains a classifier for")
         for key in ("num_train", "num_test"):
             if getattr(self, key) is not None:
                 positive(getattr(self, key), f"data.{key}")
@@ -165,6 +171,16 @@ def labels_as_indices(y: np.ndarray, where: str) -> np.ndarray:
     return y
 
 
+def check_two_classes(y_train, source: str, classes: Optional[List[str]] = None) -> None:
+    """A training set whose labels are all one class cannot train a classifier, whatever form it came in (an
+    .npz, a CSV's indices or names, image folders): refused by every data set that makes its splits here."""
+    distinct = np.unique(np.asarray(y_train))
+    if len(distinct) < 2:
+        only = repr(classes[int(distinct[0])]) if classes and len(distinct) else str(int(distinct[0]))
+        raise ConfigError(f"{source}: every training label is class {only}; "
+                          f"classification needs training samples of at least 2 classes")
+
+
 def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source: str,
                 num_classes: Optional[int] = None, classes: Optional[List[str]] = None, val=None) -> Splits:
     """The checked, optionally reshaped and subsampled, standardized splits.
@@ -187,14 +203,16 @@ def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source
             raise ConfigError(f"{source}: training samples of shape {list(x_train.shape[1:])} but {split} samples of "
                               f"shape {list(x.shape[1:])}")
     top = int(max(y.max() for _, _, y in named))
+    if top >= MAX_CLASSES and cfg.num_classes is None and num_classes is None:
+        raise ConfigError(f"{source}: labels span 0..{top}: {top + 1} classes, more than the {MAX_CLASSES} normbench "
+                          f"trains a classifier for; labels must be class indices 0..num_classes-1")
     found = num_classes if num_classes is not None else top + 1
     declared = cfg.num_classes
     if top >= (declared or found):
         limit = declared or found
         raise ConfigError(f"{source}: labels span 0..{top}, outside 0..{limit - 1} "
                           f"({'data.num_classes' if declared else 'the classes of ' + cfg.name}={limit})")
-    if (declared or found) < 2:
-        raise ConfigError(f"{source}: the labels name only {found} class; classification needs at least 2")
+    check_two_classes(y_train, source, classes)
     shape = _sample_shape(cfg, x_train.shape[1:], source)
     x_train, y_train = _subset(x_train, y_train, cfg.num_train, [cfg.seed, 1], "num_train", source)
     x_test, y_test = _subset(x_test, y_test, cfg.num_test, [cfg.seed, 2], "num_test", source)

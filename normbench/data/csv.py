@@ -53,6 +53,8 @@ def _read(path: Path, key: str, label: str):
         table = pd.read_csv(path)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise ConfigError(f"{key}={path} is not a readable CSV ({one_line(error)}); expected {EXPECTED}") from None
+    if table.empty:  # read as text columns, which would be refused as "not numeric"
+        raise ConfigError(f"{key}={path} has a header but no rows; expected {EXPECTED}, one row per sample")
     if label not in table.columns:
         raise ConfigError(f"{key}={path} has no column {label!r} (data.label); its columns: "
                           f"{', '.join(map(str, table.columns))}")

@@ -95,6 +95,9 @@ def _read_split(folder: Path, classes: List[str], size: Optional[int]):
                     images.append((path, image.copy()))
             except (OSError, UnidentifiedImageError, ValueError) as error:
                 raise ConfigError(f"{path} is not a readable image ({one_line(error)})") from None
+            except Image.DecompressionBombError as error:  # a header claiming more pixels than PIL decodes
+                raise ConfigError(f"{path} is not an image normbench reads ({one_line(error)}); remove it or "
+                                  f"shrink it") from None
             labels.append(index)
     if not images:
         raise ConfigError(f"{folder} holds no .png/.jpg images in its class folders; expected {EXPECTED}")

@@ -23,7 +23,13 @@ from normbench.engine.trainer import Outcome, Settings, Trainer
 from normbench.errors import ConfigError
 from normbench.models import NormSwapped
 from normbench.rundir.atomic import refuse_planted_links, write_json_atomic, write_text_atomic
-from normbench.rundir.checkpoint import load_checkpoint, remove_checkpoint, restore_generators, save_checkpoint
+from normbench.rundir.checkpoint import (
+    NotResumable,
+    load_checkpoint,
+    remove_checkpoint,
+    restore_generators,
+    save_checkpoint,
+)
 from normbench.rundir.contract import (
     BEST_VAL_STEP,
     EVENTS_PREFIX,
@@ -38,6 +44,7 @@ from normbench.rundir.contract import (
     SUMMARY,
     VAL_CARVED,
     WRITTEN,
+    train_loss_through,
 )
 from normbench.rundir.identity import (
     as_written_before,
@@ -47,7 +54,7 @@ from normbench.rundir.identity import (
     run_optimizer_label,
 )
 from normbench.rundir.lock import RunBusy, RunLock
-from normbench.rundir.metrics_log import MetricsLog, resume_problem
+from normbench.rundir.metrics_log import MetricsLog, record_problem, resume_problem
 from normbench.rundir.recorded import Unreadable, recorded
 from normbench.rundir.summary import write_summary
 from normbench.trackers import TrackedRun, create_tracker
@@ -141,6 +148,7 @@ def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
     kept = check_existing(cfg, run_dir, identity["config_hash"])
     if kept is not None:
         log.info("skipping %s: already %s (force=true runs it again)", run_dir.name, kept["status"])
+        _warn_if_damaged(run_dir, kept)
         # A process killed between writing the summary and removing its checkpoint left one behind: the
         # finished run no longer needs it (and we hold the directory's lock).
         remove_checkpoint(run_dir)
@@ -180,9 +188,25 @@ def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
     return summary
 
 
+def _warn_if_damaged(run_dir: Path, summary: dict) -> None:
+    """A finished run is skipped as it is; if its metrics.csv no longer holds its record, the report lists it as
+    unreadable, so say so now, and how to train it again."""
+    through = train_loss_through(summary)
+    problem = through if isinstance(through, str) else record_problem(run_dir, through)
+    if problem:
+        log.warning("%s: skipped, but its record is damaged (%s), so the report lists it as unreadable: delete "
+                    "its %s and run the same command again to re-train it (or pass force=true)", run_dir.name,
+                    problem, SUMMARY)
+
+
 def _checkpoint_to_resume(run_dir: Path, config_hash: str) -> dict | None:
     """This configuration's checkpoint, if its metrics.csv can be continued from it (else train from step 0)."""
-    resume = load_checkpoint(run_dir, config_hash)
+    try:
+        resume = load_checkpoint(run_dir, config_hash)
+    except NotResumable as refused:
+        log.warning("%s: not resuming from its checkpoint: %s; training from step 0",
+                    run_dir.name, refused)
+        return None
     if resume is None:
         return None
     problem = resume_problem(run_dir, resume["step"])

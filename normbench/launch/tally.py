@@ -33,6 +33,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.launch.eta import job_plan, remaining_seconds
+from normbench.launch.orphans import SWEEP_PID_ENV
 from normbench.rundir.atomic import write_json_atomic
 from normbench.rundir.contract import FAILED, FINISHED, INTERRUPTED, INVALID, RUN_STATUSES, SKIPPED, SUMMARY
 
@@ -129,6 +130,7 @@ class SweepTally(Callback):
         if jobs is not None:  # each job's model and steps, for an ETA that weighs them (normbench.launch.eta)
             write_json_atomic(self._ledger / PLAN, job_plan(config, jobs))
         os.environ[LEDGER_ENV] = str(self._ledger)
+        os.environ[SWEEP_PID_ENV] = str(os.getpid())  # a worker process ends when this one dies (launch.orphans)
         os.environ[STARTED_ENV] = repr(self._started)
         if total is None:
             os.environ.pop(TOTAL_ENV, None)
@@ -210,7 +212,7 @@ def _trained_steps(run_dir: Path) -> int | None:
     """The steps this job's run trained, from its summary.json (None if it wrote none)."""
     try:
         steps = json.loads((run_dir / SUMMARY).read_text()).get("steps")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
     return steps if isinstance(steps, int) else None
 
@@ -226,7 +228,7 @@ def write_record(ledger: Path, record: dict) -> None:
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, RecursionError):
         return None  # absent; or, written atomically, a foreign file
 
 

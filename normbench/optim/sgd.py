@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import torch
 
-from normbench.config.options import OptimConfig, at_least
+from normbench.config.options import OptimConfig
 from normbench.errors import ConfigError
 from normbench.optim._registry import register_optimizer
 
@@ -17,7 +17,8 @@ class SGDConfig(OptimConfig):
 
     def check(self) -> None:
         super().check()
-        at_least(self.momentum, 0, "optim.momentum")
+        if self.momentum is None or not 0 <= self.momentum < 1:  # at 1 or more each update grows without bound
+            raise ConfigError(f"optim.momentum={self.momentum} must be in [0, 1) (0.9 is usual; 0 for none)")
         if self.nesterov and self.momentum == 0:
             raise ConfigError("optim.nesterov=true needs optim.momentum > 0")
 

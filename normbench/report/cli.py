@@ -1,6 +1,7 @@
 """`normbench report [RESULTS_DIR ...] [--out DIR]`: arguments in, report out, a short summary on stdout."""
 
 import argparse
+import math
 import sys
 
 from normbench.report.render import FIGURE_FORMATS, FORMATS
@@ -101,8 +102,8 @@ def _weight(text: str) -> float:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 

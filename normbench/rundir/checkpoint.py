@@ -42,28 +42,42 @@ def remove_checkpoint(run_dir: Path) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
+class NotResumable(Exception):
+    """A checkpoint is on disk but is not this run's to resume (the message says why); the run starts at step 0."""
+
+
 def read_sidecar(run_dir: Path) -> dict | None:
     """The checkpoint's plain-JSON description ({format, config_hash, step}), None if absent or unreadable."""
     try:
         sidecar = json.loads((Path(run_dir) / CHECKPOINT_SIDECAR).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return sidecar if isinstance(sidecar, dict) else None
 
 
 def load_checkpoint(run_dir: Path, config_hash: str) -> dict | None:
-    """The saved state of this configuration's interrupted run, or None (start from step 0).
+    """The saved state of this configuration's interrupted run, or None where there is no checkpoint.
 
     Only a checkpoint whose sidecar names this configuration is opened, and only as tensors and plain
-    containers: anything else in the file (a pickled object, a payload) is refused with a ConfigError.
+    containers: anything else in the file (a pickled object, a payload) is refused with a ConfigError. A
+    checkpoint that is not this run's (no sidecar or a damaged one, another configuration's) raises
+    NotResumable, saying why: it is never opened.
     """
     run_dir = Path(run_dir)
     path = run_dir / CHECKPOINT
-    sidecar = read_sidecar(run_dir)
-    if not path.is_file() or sidecar is None or sidecar.get("format") != FORMAT:
-        return None  # no checkpoint, or one normbench did not write in this format: never unpickled
-    if sidecar.get("config_hash") != config_hash:
+    if not path.is_file():
         return None
+    sidecar = read_sidecar(run_dir)
+    if sidecar is None:  # none, or one normbench did not write: never unpickled
+        missing = not (run_dir / CHECKPOINT_SIDECAR).exists()
+        raise NotResumable(f"its {CHECKPOINT_SIDECAR} is {'missing' if missing else 'unreadable'}, so "
+                           f"{CHECKPOINT} is not opened")
+    if sidecar.get("format") != FORMAT:
+        raise NotResumable(f"{CHECKPOINT_SIDECAR} gives format {sidecar.get('format')!r}, not {FORMAT}, so "
+                           f"{CHECKPOINT} is not opened")
+    if sidecar.get("config_hash") != config_hash:
+        raise NotResumable(f"it belongs to another configuration (config hash {sidecar.get('config_hash')!r}, "
+                           f"this run's is {config_hash})")
     try:
         with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
             warnings.simplefilter("ignore")
@@ -75,7 +89,7 @@ def load_checkpoint(run_dir: Path, config_hash: str) -> dict | None:
             f"values: {first_line}); it was not executed. Delete it to start this run afresh, or pass force=true"
         ) from None
     if not isinstance(state, dict) or state.get("config_hash") != config_hash:
-        return None
+        raise NotResumable(f"{CHECKPOINT} does not hold this configuration's state (its sidecar says it does)")
     return state
 
 

@@ -82,6 +82,24 @@ METRICS_HEADER = ",".join(METRICS_COLUMNS)
 # The per-step curve every completed run logs for each of steps 1..steps (a diverged one for 1..diverged_step-1).
 TRAIN_SPLIT, LOSS_METRIC = "train", "loss"
 
+
+def train_loss_through(record: dict) -> int | str | None:
+    """The last step a finished run's train loss must reach (its summary's steps, or diverged_step - 1);
+    None for a run that is not finished; a reason (str) if its summary does not say."""
+    status = record.get("status")
+    if status not in (COMPLETED, DIVERGED):
+        return None
+    key = "steps" if status == COMPLETED else "diverged_step"
+    value = record.get(key)
+    if status == DIVERGED and value is None:
+        key, value = "steps", record.get("steps")  # a diverged run's steps end at the step that diverged
+    try:
+        last = int(value)
+    except (TypeError, ValueError):
+        return f"{SUMMARY}: a {status} run without a whole number of {key} ({value!r}): its curves cannot be checked"
+    return last if status == COMPLETED else last - 1
+
+
 # --- summary.json ----------------------------------------------------------------------------------------
 # The validation split (normbench/data/validation.py): its metrics, on which runs are chosen (test metrics are only
 # reported), null where a run has none (data.val_fraction=0, and every run written before the split existed).

@@ -161,6 +161,34 @@ def resume_problem(run_dir: Path, step: int) -> str | None:
     return None
 
 
+def record_problem(run_dir: Path, through: int) -> str | None:
+    """Why a finished run's metrics.csv does not hold its record (None: it does): every row complete with a
+    whole step and a finite value, and the train loss of each step 1..`through` exactly once. The same rule
+    the report applies before it uses a run (report/load/coverage.py), so `train` never skips a run the
+    report will list as unreadable without saying so."""
+    path = Path(run_dir) / METRICS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        return f"{METRICS} cannot be read ({type(error).__name__})"
+    if not lines or lines[0] != METRICS_HEADER:
+        return f"{METRICS} has no {METRICS_HEADER!r} header"
+    train_loss = []
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split(",")
+        try:
+            step, value = int(fields[0]), float(fields[3])
+        except (ValueError, IndexError):
+            step, value = None, math.nan
+        if len(fields) != len(METRICS_COLUMNS) or not all(fields) or not math.isfinite(value):
+            return f"{METRICS} line {number} is not a complete row with a finite value ({line[:40]!r})"
+        if (fields[1], fields[2]) == (TRAIN_SPLIT, LOSS_METRIC):
+            train_loss.append(step)
+    if sorted(train_loss) != list(range(1, through + 1)):
+        return f"{METRICS} does not hold the train loss of steps 1..{through} exactly once ({len(train_loss)} rows)"
+    return None
+
+
 def truncate_to_step(path: Path, step: int) -> None:
     """Cut metrics.csv back to its complete rows of steps <= `step` (a resumed run logs the later ones
     again), replacing it atomically: a kill during the cut leaves the old file, never a half-cut one."""

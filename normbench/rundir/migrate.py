@@ -43,8 +43,13 @@ def migrate_tree(root: Path, dry_run: bool = False) -> list[Migration]:
 
 
 def migrate_run(run_dir: Path, dry_run: bool = False) -> Migration:
-    summary = _read_json(run_dir / SUMMARY)
-    identity = _read_json(run_dir / IDENTITY)
+    """One run directory brought up to date. A summary.json that is there but cannot be read (corrupt, a
+    directory) makes the run unreadable: migrating around it would leave a run that still cannot be used.
+    A write that fails (a read-only file system) raises ConfigError: the other runs would fail alike."""
+    summary, problem = _read_json(run_dir / SUMMARY)
+    if problem:
+        return Migration(run_dir, "unreadable", f"{SUMMARY} {problem}")
+    identity, _ = _read_json(run_dir / IDENTITY)  # optional: rewritten from the recorded config anyway
     recorded = summary if summary is not None else identity
     if recorded is not None and recorded.get("identity_version") == IDENTITY_VERSION:
         return Migration(run_dir, "current")
@@ -55,7 +60,12 @@ def migrate_run(run_dir: Path, dry_run: bool = False) -> Migration:
     if dry_run:
         return Migration(run_dir, "migrated", f"would become {record['config_hash']}")
     old = (summary or {}).get("config_hash")
-    _write(run_dir, record, summary)
+    try:
+        _write(run_dir, record, summary)
+    except OSError as error:
+        raise ConfigError(f"{run_dir}: cannot write its files ({error.strerror or error}); "
+                          f"runs not listed as migrated are as they were: make the directory writable and run "
+                          f"`normbench migrate` again (a run half-migrated is simply migrated again)") from None
     return Migration(run_dir, "migrated", f"{old} -> {record['config_hash']}" if old else record["config_hash"])
 
 
@@ -92,9 +102,14 @@ def _write(run_dir: Path, record: dict, summary: dict | None) -> None:
         write_json_atomic(run_dir / SUMMARY, summary)
 
 
-def _read_json(path: Path) -> dict | None:
+def _read_json(path: Path) -> tuple[dict | None, str | None]:
+    """(the JSON object, None), (None, None) if there is no such file, or (None, what is wrong with it)."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        return None, "is a directory"
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or UTF-8; RecursionError: nesting
+        return None, f"cannot be read ({type(error).__name__})"
+    return (value, None) if isinstance(value, dict) else (None, "is not a JSON object")

@@ -86,6 +86,8 @@ def _read_json(path: Path) -> tuple[dict | None, str | None]:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         return None, f"is corrupt ({error.msg} at line {error.lineno})"
+    except RecursionError:  # nested deeper than the parser's recursion allows: no record looks like that
+        return None, "is corrupt (nested too deeply)"
     if not isinstance(value, dict):
         return None, "is not a JSON object"
     return value, None

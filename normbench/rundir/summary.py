@@ -11,7 +11,7 @@ def read_summary(run_dir: Path) -> dict | None:
     path = Path(run_dir) / SUMMARY
     try:
         return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
 
 

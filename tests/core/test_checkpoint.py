@@ -9,7 +9,7 @@ import pytest
 
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
-from normbench.rundir.checkpoint import load_checkpoint, read_sidecar
+from normbench.rundir.checkpoint import NotResumable, load_checkpoint, read_sidecar
 from normbench.rundir.contract import CHECKPOINT, CHECKPOINT_SIDECAR
 from normbench.rundir.identity import config_hash, run_name
 
@@ -113,7 +113,8 @@ def test_another_configurations_checkpoint_is_not_opened(make_cfg, tmp_path):
     cfg = make_cfg(*TINY)
     run_dir = tmp_path / "run"
     _plant(run_dir, marker, "0123456789ab")
-    assert load_checkpoint(run_dir, config_hash(cfg)) is None
+    with pytest.raises(NotResumable, match="another configuration"):
+        load_checkpoint(run_dir, config_hash(cfg))
     assert not marker.exists()
 
 

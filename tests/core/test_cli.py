@@ -54,14 +54,14 @@ def test_group_count_must_divide_channels(forked_normbench, tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("norm.grups=3", "norm.grups=3: norm has no key 'grups' (did you mean norm.groups?)"),
+    ("norm=group norm.grups=3", "norm.grups=3: norm=group has no key 'grups' (did you mean norm.groups?)"),
     ("+trainer.max_stpes=5", "trainer has no key 'max_stpes' (did you mean trainer.max_steps?)"),
     ("optimizer=sgd", "there is no setting 'optimizer' (did you mean optim=sgd?)"),
-    ("norm=batch norm.groups=3", "Key 'groups' not in 'BatchNormConfig'"),  # another norm's key
+    ("norm=batch norm.groups=3", "norm.groups is a key of norm=group, not of norm=batch; choose norm=group or drop it"),
     ("norm=weight", "norm=weight is not a norm in configs/norm/; choose one of: batch, batch_renorm"),
     ("model=mpl", "(did you mean model=mlp?)"),
     ("model=rnn model.cell=rnn", "Invalid value 'rnn', expected one of [lstm, gru]"),
-    ("model=mlp model.cell=gru", "Key 'cell' not in 'MLPConfig'"),  # an RNN key on an MLP
+    ("model=mlp model.cell=gru", "model.cell is a key of model=rnn, not of model=mlp; choose model=rnn or drop it"),
     ("batch_size=abc", "could not be converted to Integer"),
     ("learning_rate=1", "learning_rate=1: there is no setting 'learning_rate'"),
 ])

@@ -22,6 +22,8 @@ def _bad_npz(tmp_path):
     np.savez(tmp_path / "fractional.npz", x=np.zeros((20, 3)), y=np.linspace(0, 1, 20))
     np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}] * 4, dtype=object), y=np.zeros(4, int))
     (tmp_path / "text.npz").write_text("not a zip")
+    np.savez(tmp_path / "one_class.npz", x=np.zeros((20, 3)), y=np.ones(20, int))
+    np.savez(tmp_path / "huge_labels.npz", x=np.zeros((20, 3)), y=np.r_[np.arange(19) % 2, 2**40])
     make_files.npz(tmp_path / "good.npz")
 
 
@@ -32,6 +34,23 @@ def _bad_tables_and_images(tmp_path):
     make_files.image_folder(tmp_path / "corrupt")
     (tmp_path / "corrupt" / "train" / "cat" / "broken.png").write_bytes(b"\x89PNG not really")
     (tmp_path / "notest" / "train" / "a").mkdir(parents=True)
+    (tmp_path / "header_only.csv").write_text("a,b,kind\n")
+    (tmp_path / "one_class.csv").write_text("a,b,kind\n" + "".join(f"{i},{i % 3},1\n" for i in range(20)))
+    (tmp_path / "one_name.csv").write_text("a,b,kind\n" + "".join(f"{i},{i % 3},cat\n" for i in range(20)))
+    make_files.image_folder(tmp_path / "bomb")
+    (tmp_path / "bomb" / "train" / "cat" / "bomb.png").write_bytes(_png_header(40_000, 40_000))
+
+
+def _png_header(width, height):
+    """A PNG whose header claims width x height pixels (and holds none): PIL's decompression-bomb check fires."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 def _bad_archives(tmp_path):
@@ -61,6 +80,7 @@ CASES = [
      "labels span 0..4, outside 0..2 (data.num_classes=3)"),
     (["data=npz", "data.path={t}/negative.npz"], "labels must be class indices 0..num_classes-1, found -1"),
     (["data=npz", "data.path={t}/fractional.npz"], "labels must be integers"),
+    (["data=npz", "data.path={t}/huge_labels.npz"], "1099511627777 classes, more than the 100000"),
     (["data=npz", "data.path={t}/objects.npz"], "objects.npz is not a readable .npz"),  # allow_pickle=False
     (["data=npz", "data.path={t}/good.npz", "data.shape=[4]"], "data.shape=[4] does not match"),
     (["data=npz", "data.path={t}/good.npz", "data.num_train=100"], "data.num_train=100 exceeds the 48 samples"),
@@ -68,6 +88,11 @@ CASES = [
     (["data=csv", "data.path={t}/good.csv", "data.label=species"],
      "has no column 'species' (data.label); its columns: a, b"),
     (["data=csv", "data.path={t}/words.csv", "data.label=kind"], "feature columns must be numbers; not numeric: b"),
+    (["data=npz", "data.path={t}/one_class.npz"], "every training label is class 1; classification needs"),
+    (["data=csv", "data.path={t}/one_class.csv", "data.label=kind"], "every training label is class 1; classif"),
+    (["data=csv", "data.path={t}/one_name.csv", "data.label=kind"], "every training label is class 'cat'; class"),
+    (["data=csv", "data.path={t}/header_only.csv", "data.label=kind"], "header_only.csv has a header but no rows"),
+    (["data=image_folder", "data.root={t}/bomb"], "bomb.png is not an image normbench reads (DecompressionBombError"),
     (["data=image_folder", "data.root={t}/absent"], "data.root={t}/absent is not a directory; expected ROOT/train/"),
     (["data=image_folder", "data.root={t}/notest"], "has no test/ (or val/)"),
     (["data=image_folder", "data.root={t}/sizes"], "set data.image_size=N to resize every image"),

@@ -17,7 +17,13 @@ from tests.core.conftest import make_cfg as make_cfg  # the fixture, shared with
     (["optim.lr=inf"], "optim.lr=inf must be positive (and finite)"),
     (["optim.lr=nan"], "optim.lr=nan must be positive"),
     (["optim.betas=[0.9,nan]"], "optim.betas[i]=nan must be in [0.0, 0.999999]"),
-    (["optim=sgd", "optim.momentum=nan"], "optim.momentum=nan must be >= 0"),
+    (["optim=sgd", "optim.momentum=nan"], "optim.momentum=nan must be in [0, 1)"),
+    (["optim=sgd", "optim.momentum=1.5"], "optim.momentum=1.5 must be in [0, 1)"),
+    (["optim=sgd", "optim.momentum=1"], "optim.momentum=1.0 must be in [0, 1)"),
+    (["data=synthetic", "data.num_train=100000000"],
+     "would be 47.7 GiB of inputs, past the limit data.max_generated_bytes=8589934592 (8 GiB); use fewer samples, "
+     "or raise the limit (data.max_generated_bytes=BYTES, or null for none)"),
+    (["data=mnist1d", "data.num_train=100000000"], "past the limit data.max_generated_bytes="),
     (["optim=sgd", "optim.momentum=0", "optim.nesterov=true"], "optim.nesterov=true needs optim.momentum > 0"),
     (["norm.momentum=1.5"], "norm.momentum=1.5 must be in [0.0, 1.0]"),
     (["norm.gamma_init=nan"], "norm.gamma_init=nan must be a finite number"),
@@ -41,7 +47,13 @@ def test_bad_values_are_refused_in_one_line(make_cfg, overrides, message):
 @pytest.mark.parametrize("argv, message", [
     (["optimizer=sgd"], "there is no setting 'optimizer' (did you mean optim=sgd?)"),
     (["+trainer.max_stpes=5"], "trainer has no key 'max_stpes' (did you mean trainer.max_steps?)"),
-    (["norm.grups=3"], "norm has no key 'grups' (did you mean norm.groups?)"),
+    (["norm=group", "norm.grups=3"], "norm=group has no key 'grups' (did you mean norm.groups?)"),
+    (["model=mlp", "model.cell=gru"],
+     "model.cell=gru: model.cell is a key of model=rnn, not of model=mlp; choose model=rnn or drop it"),
+    (["+model.cell=gru"], "model.cell is a key of model=rnn, not of model=mlp"),  # the default model, with a `+`
+    (["model=mlp", "model.cel=gru"], "model.cel=gru: model=mlp has no key 'cel'; its keys: hidden, layer_norms, name, "
+                                     "residual"),  # only the MLP's keys, no other model's
+    (["norm.groups=4"], "norm.groups is a key of norm=group, not of norm=batch"),
     (["model=mpl"], "model=mpl is not a model in configs/model/; choose one of: cnn, factory, mlp, rnn, torchvision, transformer (did you mean model=mlp?)"),
     (["results_dir=/dev/null"], "results_dir=/dev/null is a file; give a directory"),
     (["results_dir=/dev/null/below"], "results_dir=/dev/null/below is below the file /dev/null"),
@@ -49,6 +61,15 @@ def test_bad_values_are_refused_in_one_line(make_cfg, overrides, message):
 def test_unknown_keys_options_and_unusable_directories_get_one_line_before_hydra(argv, message):
     problem = command_line_error(argv)
     assert problem is not None and message in problem and "\n" not in problem
+
+
+@pytest.mark.parametrize("argv", [
+    ["model=rnn", "model.cell=gru"], ["model=mlp,rnn", "model.cell=gru"], ["norm=batch,group", "norm.groups=4"],
+    ["experiment=bn_vs_ln", "model.cell=gru"],  # the study chooses the model: Hydra checks it once composed
+    ["model=choice(mlp,rnn)", "model.cell=gru"],
+])
+def test_a_key_of_a_selected_option_passes_the_command_line_check(argv):
+    assert command_line_error(argv) is None
 
 
 def test_free_metadata_and_sweep_functions_pass_the_command_line_check():
@@ -129,3 +150,8 @@ def test_a_full_disk_while_a_run_writes_ends_it_in_one_line(tmp_path, monkeypatc
     (summary,) = results.rglob("summary.json")
     record = json.loads(summary.read_text())
     assert record["status"] == "failed" and 0 < record["steps"] < 40 and "No space left" in record["error"]
+
+
+def test_the_generated_data_limit_can_be_raised_or_lifted(make_cfg):
+    for limit in ("null", str(64 * 2**30)):
+        validate(make_cfg("data=synthetic", "data.num_train=100000000", f"data.max_generated_bytes={limit}"))

@@ -221,3 +221,11 @@ def test_only_unusable_runs_still_give_a_report(tmp_path, make_run, capsys):
     assert "No usable runs: no claim could be evaluated." in markdown
     assert "All figures: skipped, no usable runs." in markdown
     assert "failed: RuntimeError: boom" in markdown and "| incomplete |" in markdown
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-1"])
+def test_spike_k_must_be_a_finite_number_above_zero(capsys, value):
+    with pytest.raises(SystemExit) as exited:
+        main(["--spike-k", value, "."])
+    assert exited.value.code == 2
+    assert f"argument --spike-k: must be a finite number > 0, got {value}" in capsys.readouterr().err

@@ -60,3 +60,17 @@ def test_advise_end_to_end_then_resumes(tmp_path, capsys):
     assert status == 0 and tally.counts["skipped"] == 1 and tally.counts["completed"] == 0
     [run] = advise.run_dirs(tally)
     assert run.name.startswith("mlp_batch_synthetic_bs20_adam-lr0.01_s0_advise=quick")
+
+
+def test_advise_refuses_an_out_that_is_a_file_before_training_anything(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "advice.md"
+    out.write_text("someone's notes")
+    trained = []
+    monkeypatch.setattr(advise, "run_sweep", lambda arguments: trained.append(arguments) or (0, None))
+    overrides = ["model=mlp", *TINY, f"results_dir={tmp_path / 'results'}", "--out", str(out)]
+    assert advise_main(overrides) == 2
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("normbench advise: error: --out ") and "is a file" in lines[0]
+    assert trained == [] and "normbench train" not in captured.out
+    assert out.read_text() == "someone's notes" and not (tmp_path / "results").exists()

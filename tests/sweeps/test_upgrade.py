@@ -131,3 +131,46 @@ def test_the_same_configurations_give_the_same_numbers_as_before(legacy, tmp_pat
                     for root in (fresh, legacy[0]))  # every number but the measured speed
         pd.testing.assert_frame_equal(new, old, check_exact=exact, rtol=1e-5, atol=1e-7)
     assert len(run_dirs(fresh / "models")) == 6
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "directory"])
+def test_migrate_reports_an_unreadable_summary_as_unreadable_and_leaves_the_run_alone(legacy, capsys, damage):
+    from normbench.cli.migrate import main
+
+    results = legacy[0]
+    run = sorted((results / "upgrade").glob("*/summary.json"))[0].parent
+    summary = run / "summary.json"
+    summary.unlink()
+    if damage == "corrupt":
+        summary.write_text('{"status": "compl')
+    else:
+        summary.mkdir()
+    before = {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert main([str(results / "upgrade")]) == 1
+    out = capsys.readouterr().out
+    assert f"unreadable: {run} summary.json" in out
+    runs = len(list((results / "upgrade").glob("*/.hydra/config.yaml")))
+    assert out.strip().splitlines()[-1] == (f"normbench migrate: migrated {runs - 1}, already current 0, "
+                                            f"unreadable 1 (of {runs} run directories)")
+    assert {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_migrate_on_a_read_only_file_system_says_so_in_one_line(legacy, capsys, monkeypatch):
+    import errno
+    import os
+
+    from normbench.cli.migrate import main
+
+    def read_only(source, target):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
+
+    results = legacy[0]
+    before = _files(results)
+    monkeypatch.setattr(os, "replace", read_only)  # tests run as root, where a chmod does not stop a write
+    assert main([str(results / "upgrade")]) == 2
+    captured = capsys.readouterr()
+    lines = [line for line in (captured.out + captured.err).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("normbench migrate: error: "), lines
+    assert "Read-only file system" in lines[0] and "migrate` again" in lines[0]
+    assert ".tmp" not in lines[0]
+    assert _files(results) == before

@@ -27,7 +27,6 @@ from pathlib import Path
 import pandas as pd
 
 from normbench.report.discover import find_run_dirs
-from normbench.report.load.coverage import train_loss_through
 from normbench.report.load.duplicates import mark_duplicates
 from normbench.report.load.event_runs import EVENTS_ONLY_NOTE
 from normbench.report.load.metrics_files import read_metrics_csv, read_metrics_files
@@ -35,7 +34,7 @@ from normbench.report.load.record import DUPLICATE, STATUS_ORDER, UNREADABLE, Cu
 from normbench.report.load.run_dir import READ_CSV, read_run
 from normbench.report.load.steps import steps_table
 from normbench.report.load.table import runs_frame
-from normbench.rundir.contract import METRICS, run_budget
+from normbench.rundir.contract import METRICS, run_budget, train_loss_through
 
 __all__ = ["EVENTS_ONLY_NOTE", "STATUS_ORDER", "Curves", "LoadedRuns", "UnreadableRun", "load_runs", "read_metrics_csv",
            "read_metrics_files", "steps_table"]

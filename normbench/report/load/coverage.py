@@ -4,31 +4,15 @@ The trainer logs the train loss of every step to metrics.csv. A completed run co
 diverged one 1..diverged_step-1 (nothing is logged at or after the step that diverged). A curve with a gap
 (rows lost by a kill), cut short, with a step twice (appended twice after a resume) or with steps past the
 end does not describe the run its summary reports: the run is listed as unreadable with the reason, and
-never used. Runs read from TensorBoard events are not checked: their train loss is a log-window mean.
+never used (the last step a run must reach: contract.train_loss_through, which `train` checks too). Runs
+read from TensorBoard events are not checked: their train loss is a log-window mean.
 """
 
 import numpy as np
 
-from normbench.rundir.contract import COMPLETED, DIVERGED, LOSS_METRIC, METRICS, SUMMARY, TRAIN_SPLIT
+from normbench.rundir.contract import LOSS_METRIC, METRICS, TRAIN_SPLIT
 
 TRAIN_LOSS = f"{TRAIN_SPLIT}/{LOSS_METRIC}"
-
-
-def train_loss_through(record: dict) -> int | str | None:
-    """The last step a finished run's train loss must reach (its summary's steps, or diverged_step - 1);
-    None for a run that is not finished; a reason (str) if its summary does not say."""
-    status = record.get("status")
-    if status not in (COMPLETED, DIVERGED):
-        return None
-    key = "steps" if status == COMPLETED else "diverged_step"
-    value = record.get(key)
-    if status == DIVERGED and value is None:
-        key, value = "steps", record.get("steps")  # a diverged run's steps end at the step that diverged
-    try:
-        last = int(value)
-    except (TypeError, ValueError):
-        return f"{SUMMARY}: a {status} run without a whole number of {key} ({value!r}): its curves cannot be checked"
-    return last if status == COMPLETED else last - 1
 
 
 def coverage_problem(steps: np.ndarray, through: int) -> str | None:

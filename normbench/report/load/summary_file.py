@@ -40,6 +40,8 @@ def _parse(text: str) -> dict:
     except json.JSONDecodeError as error:
         raise UnreadableRun(f"{SUMMARY}: invalid JSON, truncated or corrupt ({error.msg} at line "
                             f"{error.lineno} column {error.colno})") from None
+    except RecursionError:  # nesting deeper than the parser's recursion allows: no summary looks like that
+        raise UnreadableRun(f"{SUMMARY}: nested too deeply to be a summary") from None
     if not isinstance(summary, dict):
         raise UnreadableRun(f"{SUMMARY}: not a JSON object")
     return summary
