@@ -18,6 +18,7 @@ from normbench.config.schema import Switch
 from normbench.engine.build import Built, build
 from normbench.engine.cuda_graph import GraphUse
 from normbench.engine.progress import Progress
+from normbench.engine.stopping import STOP
 from normbench.engine.trainer import Outcome, Settings, Trainer
 from normbench.errors import ConfigError
 from normbench.models import NormSwapped
@@ -116,9 +117,10 @@ def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
         # finished run no longer needs it (and we hold the directory's lock).
         remove_checkpoint(run_dir)
         return {**kept, "skipped": True}
-    built = build(cfg)
+    built = build(cfg)  # checks for a stop (SIGTERM, Ctrl-C) between its long steps: engine/stopping.py
     # Read (safely) before anything is written: a checkpoint that cannot be trusted refuses the run.
     resume = None if cfg.force else _checkpoint_to_resume(run_dir, identity["config_hash"])
+    STOP.check()  # the last moment a stop leaves the directory exactly as it was
     started_at, started = _now(), time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / SUMMARY).unlink(missing_ok=True)  # a stale failed/forced summary must not outlive this attempt
