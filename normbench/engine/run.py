@@ -73,8 +73,9 @@ def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
     if existing.config_hash != config_hash:
         raise ConfigError(
             f"{run_dir} holds a run of a different configuration (config hash {existing.config_hash} != "
-            f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: a new "
-            f"experiment=NAME (configs/experiment/NAME.yaml) or another results_dir=DIR"
+            f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: another "
+            f"results_dir=DIR, or a study of your own (user_dir=DIR with DIR/configs/experiment/NAME.yaml "
+            f"saying `experiment: NAME`, then experiment=NAME)"
         )
     if existing.doubts:
         log.warning("%s: %s; its %s names this configuration: running it", run_dir.name,
