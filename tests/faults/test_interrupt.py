@@ -144,3 +144,22 @@ def test_a_signal_at_any_moment_ends_the_run_as_interrupted(tmp_path):
                 future.result()
             except AssertionError as error:
                 raise AssertionError(f"moment {moments[index]}, {signals[index].name}: {error}") from None
+
+
+def test_the_first_signal_only_asks_and_a_second_stops_at_once():
+    """In this process: the handler raises nothing the first time (the stop is taken at the next check), raises
+    the second time, and the handlers in place before are back afterwards."""
+    from normbench.engine.stopping import StopRequested
+
+    before = signal.getsignal(signal.SIGTERM)
+    if before is not signal.SIG_DFL:
+        pytest.skip("SIGTERM is handled by someone else in this process: normbench leaves it alone")
+    stop = StopRequested()
+    with stop.on_signals():
+        signal.raise_signal(signal.SIGTERM)  # returns: only the flag is set
+        assert stop.reason == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            stop.check()
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
