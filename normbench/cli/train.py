@@ -7,10 +7,7 @@ recorded and the sweep goes on; `main` exits non-zero afterwards if any job fail
 """
 
 import logging
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -24,6 +21,7 @@ from normbench.config.plugins import load_options, plugin_config_dirs, searchpat
 from normbench.config.preflight import VALUE_OPTIONS, command_line_error
 from normbench.config.resolvers import register_resolvers
 from normbench.config.schema import register_configs
+from normbench.engine.stopping import STOP
 from normbench.errors import ConfigError
 from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
@@ -134,7 +132,7 @@ def main() -> None:
         print(f"normbench: error: {error}", file=sys.stderr)
         sys.exit(2)
     try:
-        with _sigterm_as_interrupt():
+        with STOP.on_signals():  # SIGTERM ends a run as Ctrl-C does: recorded as interrupted, no traceback
             task()
     except KeyboardInterrupt as interrupt:
         print(f"normbench: interrupted ({str(interrupt) or 'Ctrl-C'}): a run in progress is recorded as `interrupted` "
@@ -143,25 +141,6 @@ def main() -> None:
     tally = sweep.last_tally()
     if tally is not None and not tally.ok:
         sys.exit(1)  # after Hydra returns: every job ran, and the tally above says which ones went wrong
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM (a `kill`, a container stop) ends a run as Ctrl-C does: recorded as interrupted, no traceback.
-    Only where nobody else handles it: submitit installs its own handlers in SLURM jobs."""
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is not signal.SIG_DFL or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _prepare_command_line() -> None:

@@ -17,6 +17,7 @@ from normbench.engine.compiling import CompileChoice, choose_compile
 from normbench.engine.device import resolve_device
 from normbench.engine.precision import check_precision
 from normbench.engine.seeding import reset_global_state
+from normbench.engine.stopping import STOP
 from normbench.models import InputSpec, build_model
 from normbench.norms import NormFactory
 from normbench.optim import build_optimizer
@@ -40,7 +41,9 @@ class Built:
 
 def build(cfg) -> Built:
     options = validate(cfg)
+    STOP.check()  # a stop asked for during composition: before the data is read
     data = load_data(options.data)  # before seeding: a data generator may reseed numpy's global RNG
+    STOP.check()
     reset_global_state(cfg.seed, cfg.deterministic, cfg.num_threads)
     device = resolve_device(cfg.device)
     if device.type == "cuda" and device.index is None:  # name the GPU, as a tensor moved there would (cuda:0)
@@ -50,6 +53,7 @@ def build(cfg) -> Built:
     spec = InputSpec(tuple(options.data.shape), options.data.num_classes)
     make_norm = NormFactory(options.norm, owner=f"model={options.model.name}")
     model = build_model(options.model, spec, make_norm).to(device)
+    STOP.check()
     optimizer = build_optimizer(options.optim, model.parameters())
     batches = fed.batches
     max_steps = cfg.trainer.epochs * batches.per_epoch if cfg.trainer.epochs is not None else cfg.trainer.max_steps

@@ -19,6 +19,7 @@ from normbench.data.validation import VAL_SEED
 from normbench.engine.build import Built, build
 from normbench.engine.cuda_graph import GraphUse
 from normbench.engine.progress import Progress
+from normbench.engine.stopping import STOP
 from normbench.engine.trainer import Outcome, Settings, Trainer
 from normbench.errors import ConfigError
 from normbench.models import NormSwapped
@@ -92,8 +93,9 @@ def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
             raise ConfigError(_written_before(run_dir, changed, before))
         raise ConfigError(
             f"{run_dir} holds a run of a different configuration (config hash {existing.config_hash} != "
-            f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: a new "
-            f"experiment=NAME (configs/experiment/NAME.yaml) or another results_dir=DIR"
+            f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: another "
+            f"results_dir=DIR, or a study of your own (user_dir=DIR with DIR/configs/experiment/NAME.yaml "
+            f"saying `experiment: NAME`, then experiment=NAME)"
         )
     if existing.doubts:
         log.warning("%s: %s; its %s names this configuration: running it", run_dir.name,
@@ -153,9 +155,10 @@ def _run_locked(cfg, run_dir: Path, extra_files: dict[str, str] | None) -> dict:
         # finished run no longer needs it (and we hold the directory's lock).
         remove_checkpoint(run_dir)
         return {**kept, "skipped": True}
-    built = build(cfg)
+    built = build(cfg)  # checks for a stop (SIGTERM, Ctrl-C) between its long steps: engine/stopping.py
     # Read (safely) before anything is written: a checkpoint that cannot be trusted refuses the run.
     resume = None if cfg.force else _checkpoint_to_resume(run_dir, identity["config_hash"])
+    STOP.check()  # the last moment a stop leaves the directory exactly as it was
     started_at, started = _now(), time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / SUMMARY).unlink(missing_ok=True)  # a stale failed/forced summary must not outlive this attempt

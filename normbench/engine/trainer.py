@@ -23,6 +23,7 @@ from normbench.engine.cuda_graph import GraphedStep, GraphUse, StaticStep, graph
 from normbench.engine.precision import MixedPrecision
 from normbench.engine.probes import probe_landscape, step_sizes
 from normbench.engine.progress import Progress
+from normbench.engine.stopping import STOP
 from normbench.norms.eval_stats import (
     evaluation_policy,
     evaluation_statistics,
@@ -187,10 +188,12 @@ class Trainer:
         settings = self.settings
         started = time.perf_counter()
         if self.step == 0:
+            STOP.check()
             self.evaluate()
         self.model.train()
         window = _Window(self.step + 1)
         while self.step < self.max_steps:
+            STOP.check()  # a SIGTERM or Ctrl-C since the last step: stop here, the last checkpoint complete
             self.step += 1
             at_eval = self._every(settings.eval_interval)
             # checkpoint_interval=0 is off: no checkpoint at the last step either (run.py removes it right after).

@@ -1,5 +1,7 @@
 """What the report says: its sections as render blocks, built from the loaded runs, groups and claims."""
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -64,7 +66,7 @@ def header_section(roots, options, runs: pd.DataFrame, generated_at: str) -> lis
     rows = [[status, str(int(counts.get(status, 0)))] for status in STATUS_ORDER if counts.get(status, 0)]
     blocks = [
         Heading("About these runs"),
-        Paragraph(f"Runs under {', '.join(f'`{root}`' for root in roots)}; generated {generated_at}. "
+        Paragraph(f"{runs_summary(roots, runs)} Generated {generated_at}. "
                   f"Intervals are {LEVEL:.0%} Student-t intervals over seeds; only seeds of one configuration "
                   f"(one `group_hash`) are ever averaged. Spike threshold k = {options.spike_k:g} × the median of the "
                   f"previous {options.spike_window} steps; display smoothing (EMA weight) = {options.smooth:g}."),
@@ -77,6 +79,34 @@ def header_section(roots, options, runs: pd.DataFrame, generated_at: str) -> lis
                                 "the mean of each log window, not per step, so their volatility and spike rate are "
                                 "not comparable with per-step runs (they form their own groups)."))
     return blocks
+
+
+# How the header names the columns that tell runs apart (the settings, the norm, the seed).
+_TOLD_APART = {**{column: column.replace("_", " ") for column in SETTING}, "model_label": "model", "norm": "norm",
+               "seed": "seed"}
+
+
+def runs_summary(roots, runs: pd.DataFrame) -> str:
+    """One sentence: how many runs, the folder they were read from (the folders' common parent when there are
+    several: a report over a glob of run directories names each of them nowhere), and what differs between them."""
+    folders = [str(root) for root in roots]
+    if len(folders) == 1:
+        where = f"under `{folders[0]}`"
+    else:
+        common = _common_folder(folders)
+        where = f"from {len(folders)} folders" + (f" under `{common}`" if common else "")
+    differing = varying(runs, tuple(column for column in _TOLD_APART if column in runs.columns))
+    told = (", ".join(f"{_TOLD_APART[column]} ({runs[column].nunique(dropna=False)} values)" for column in differing)
+            if differing else "nothing: one configuration")
+    return f"{len(runs)} run(s) {where}; they differ in {told}."
+
+
+def _common_folder(folders: list[str]) -> str | None:
+    try:
+        common = os.path.commonpath([os.path.abspath(folder) for folder in folders])
+    except ValueError:  # folders on different drives
+        return None
+    return common if common != os.path.dirname(common) else None  # the file system's root says nothing
 
 
 def title_section() -> list:

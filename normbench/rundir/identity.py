@@ -22,6 +22,7 @@ import dataclasses
 import json
 import re
 from enum import Enum
+from pathlib import Path, PureWindowsPath
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -180,20 +181,47 @@ def _clean(text: str) -> str:
 
 
 def run_name(cfg: DictConfig, task_overrides=()) -> str:
-    """e.g. `cnn_batch_mnist1d_bs100_adam-lr0.01_s0`, plus `key=value` for any other overridden setting."""
-    parts = [run_model_label(cfg), _run_name_norm(cfg), cfg.data.name, f"bs{cfg.batch_size}",
-             f"{cfg.optim.name}-lr{cfg.optim.lr:g}", f"s{cfg.seed}"]
+    """e.g. `cnn_batch_mnist1d_bs100_adam-lr0.01_s0`, plus `key=value` for any other overridden setting; a value
+    that is a path (`data.path=/data/sets/digits.npz`) shows its file's stem and a fingerprint of the whole path
+    (`path=digits-1a2b3c4d`). A run named before paths were shortened keeps its directory: where the name
+    spelling the whole path is already a directory under the experiment's folder, that name is used."""
+    base = [run_model_label(cfg), _run_name_norm(cfg), cfg.data.name, f"bs{cfg.batch_size}",
+            f"{cfg.optim.name}-lr{cfg.optim.lr:g}", f"s{cfg.seed}"]
     extras = {}  # by key, the last value winning as in Hydra, sorted so the order of overrides does not matter
     for override in task_overrides:
         key, _, value = override.lstrip("+~").partition("=")
         if key not in _NAMED_KEYS and not key.startswith("hydra") and key.split(".")[0] not in _UNNAMED_GROUPS:
             extras[key] = value
-    parts += [_clean(f"{key.split('.')[-1]}={extras[key]}") for key in sorted(extras)]
     code = code_fingerprint(cfg)
-    if code:  # edited code is another configuration: a directory of its own, the finished run left as it was
-        parts.append(f"code-{digest(code)[:8]}")
+    # Edited code is another configuration: a directory of its own, the finished run left as it was.
+    tail = [f"code-{digest(code)[:8]}"] if code else []
+    name = _joined(base, {key: _shown(value) for key, value in extras.items()}, tail)
+    spelled_out = _joined(base, extras, tail)  # how normbench 0.1 and later named it until paths were shortened
+    if spelled_out != name and _is_dir(Path(cfg.results_dir) / cfg.experiment / spelled_out):
+        return spelled_out
+    return name
+
+
+def _joined(base: list[str], extras: dict[str, str], tail: list[str]) -> str:
+    name = "_".join([*base, *(_clean(f"{key.split('.')[-1]}={extras[key]}") for key in sorted(extras)), *tail])
     # One path component, whatever an option's name holds: a separator would put the run elsewhere.
-    name = "_".join(parts).replace("/", "-").replace("\\", "-")
+    name = name.replace("/", "-").replace("\\", "-")
     if len(name) > _MAX_NAME:  # keep it a legal file name; the hash keeps it unique
         name = f"{name[:_MAX_NAME - 13]}-{digest(name)}"
     return name
+
+
+def _shown(value: str) -> str:
+    """A value as a run's name shows it: a path by its file's stem and the first 8 digits of the path's digest
+    (files of the same name in two folders get two names); anything else as it is."""
+    if "/" not in value and "\\" not in value:
+        return value
+    stem = PureWindowsPath(value.rstrip("/\\")).stem  # splits at / and \
+    return f"{stem}-{digest(value)[:8]}"
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for this file system, a folder that cannot be read: not a run of ours
+        return False

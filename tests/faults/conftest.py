@@ -6,6 +6,7 @@ reading a run directory back, and a snapshot of every file a test must leave unt
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,12 +36,18 @@ def tiny_cfg():
 
 
 def normbench(*args, timeout=180, **popen):
-    """`normbench ARGS` in a subprocess, with this tree first on the path (run, or started if popen options)."""
+    """`normbench ARGS` in a subprocess, with this tree first on the path (run, or started if popen options).
+    A started one gets Ctrl-C's default handling: a suite run from a background job (`cmd &`, nohup) has SIGINT
+    ignored, which children inherit, and a test that sends SIGINT would then test nothing (PITFALLS: Signals)."""
     command = [sys.executable, "-m", "normbench.cli.main", *args]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if popen:
-        return subprocess.Popen(command, env=env, **popen)
+        return subprocess.Popen(command, env=env, preexec_fn=_default_sigint, **popen)
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def train(*overrides, **kwargs):

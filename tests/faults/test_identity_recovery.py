@@ -141,3 +141,23 @@ def test_with_only_metrics_and_a_checkpoint_left_the_checkpoint_sidecar_decides(
     with pytest.raises(ConfigError, match=r"different configuration .*from its checkpoint\.json"):
         _run(tiny_cfg("trainer.max_steps=30"), run_dir)
     assert snapshot(run_dir) == before
+
+
+def test_the_advice_to_keep_both_runs_works_when_followed(finished, train, tmp_path):
+    """The refusal's advice for keeping both runs is followed as written: a study of one's own in a user_dir
+    (`experiment=NAME` alone only selects a study that exists, so the message no longer suggests it)."""
+    results, conf, run_dir = finished
+    _edit_study(conf)
+    before = snapshot(run_dir)
+    out = train("--config-dir", str(conf), "experiment=tiny", "data=synthetic", "seed=0", f"results_dir={results}")
+    line = one_error_line(out.stderr)
+    assert "keep both: another results_dir=DIR, or a study of your own (user_dir=DIR with " in line
+    assert "DIR/configs/experiment/NAME.yaml saying `experiment: NAME`, then experiment=NAME)" in line
+    mine = tmp_path / "mine"
+    (mine / "configs" / "experiment").mkdir(parents=True)
+    edited = (conf / "experiment" / "tiny.yaml").read_text()
+    (mine / "configs" / "experiment" / "tiny30.yaml").write_text(edited.replace("experiment: tiny", "experiment: tiny30"))
+    out = train(f"user_dir={mine}", "experiment=tiny30", "data=synthetic", "seed=0", f"results_dir={results}")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((results / "tiny30" / RUN0 / SUMMARY).read_text())["max_steps"] == 30
+    assert snapshot(run_dir) == before

@@ -109,8 +109,44 @@ def test_migration_is_idempotent_keeps_the_old_config_and_touches_no_metrics(leg
     assert identity["config_hash"] == json.loads((run / "summary.json").read_text())["config_hash"]
 
 
+# The fixtures were trained on another CPU (tests/fixtures/v1/README.md): convolution and matmul kernels are
+# chosen by instruction set (AVX2 vs AVX-512, Intel vs AMD), so their sums round differently, and 20 steps of
+# Adam amplify a last-bit difference. Measured on two AMD EPYC machines against the fixture: the CNN+BN run's
+# final train loss 0.72083 and 0.72134 vs 0.72095 (5e-4 relative at most), its final test loss 0.75325 vs
+# 0.74406 (1.2%: evaluated with BN's running statistics, which accumulate every step's difference), the MLP+BN
+# test loss 1.3e-3, every other loss 1e-7 or closer, accuracies within one test digit (1/360). Allowed across
+# machines: 5% on a loss (4x the largest seen; the BN-vs-LN differences these runs show are 11% and more), and
+# 0.02 on an accuracy (7 of the 360 test digits, 10 of the 500 samples of the last training window). A change
+# in what the code computes is caught exactly by the comparison on one machine below, not by these.
+ACROSS_MACHINES = {"final_train_loss": {"rel": 5e-2}, "final_test_loss": {"rel": 5e-2},
+                   "final_train_acc": {"abs": 0.02}, "final_test_acc": {"abs": 0.02}}
+
+def _numbers(run_dir: Path) -> pd.DataFrame:
+    """Every number of a run's metrics.csv but the measured speed."""
+    return pd.read_csv(run_dir / "metrics.csv").query("metric != 'samples_per_s'").reset_index(drop=True)
+
+
+def _retrain_recorded(run_dir: Path, into: Path) -> dict:
+    """Train again, in this process, the configuration a (migrated) run directory records."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    from normbench.config.typed import typed_config
+    from normbench.engine.run import run_experiment
+    from normbench.trackers._registry import TRACKERS
+
+    cfg = typed_config(yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text()))
+    # How the run is shown and where it is written are not part of what it computes (no tracker in 0.1).
+    cfg.logger = OmegaConf.merge(OmegaConf.structured(TRACKERS.get("none").config), {"name": "none"})
+    cfg.device, cfg.results_dir = "cpu", str(into.parent)
+    return run_experiment(cfg, into)
+
+
 def test_the_same_configurations_give_the_same_numbers_as_before(legacy, tmp_path):
-    """One run per model (MLP, CNN, GRU) x BN/LN, trained again from scratch: identical results."""
+    """One run per model (MLP, CNN, GRU) x BN/LN. The identity is compared exactly with the fixture's. The numbers
+    are produced both ways on this machine, bit for bit: the configuration each migrated run records, trained
+    again, against the same sweep launched from scratch (the guarantee on one machine). Against the numbers the
+    fixture recorded on another CPU they agree within ACROSS_MACHINES (docs/reliability.md, section 9)."""
     _, conf = legacy
     fresh = tmp_path / "fresh"
     out = _sweep(fresh, conf, *MODELS)
@@ -119,17 +155,16 @@ def test_the_same_configurations_give_the_same_numbers_as_before(legacy, tmp_pat
     before, after = summaries(legacy[0] / "models"), summaries(fresh / "models")
     assert sorted(after) == sorted(before) and len(after) == 6
     for name, summary in after.items():
-        # Bit for bit, except the normalized GRU: since issue 11 it steps both directions side by side (rnn.unroll),
-        # and elementwise kernels round the last few elements of a tensor in scalar code, so a stacked tensor
-        # rounds other elements than two separate ones did (measured: 3e-8 relative on the final loss).
-        exact = not name.startswith("rnn-")
-        for key in ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc", "num_params"):
-            assert summary[key] == (before[name][key] if exact else pytest.approx(before[name][key], rel=1e-5)), (
-                name, key)
         assert summary["config_hash"] == before[name]["config_hash"]  # the migrated identity is today's
-        new, old = (pd.read_csv(root / "models" / name / "metrics.csv").query("metric != 'samples_per_s'")
-                    for root in (fresh, legacy[0]))  # every number but the measured speed
-        pd.testing.assert_frame_equal(new, old, check_exact=exact, rtol=1e-5, atol=1e-7)
+        assert summary["num_params"] == before[name]["num_params"]
+        for key, tolerance in ACROSS_MACHINES.items():
+            assert summary[key] == pytest.approx(before[name][key], **tolerance), (name, key)
+        again = _retrain_recorded(legacy[0] / "models" / name, tmp_path / "retrained" / "models" / name)
+        assert again["config_hash"] == summary["config_hash"]
+        for key in (*ACROSS_MACHINES, "steps"):
+            assert again[key] == summary[key], (name, key)  # bit for bit on one machine
+        retrained = _numbers(tmp_path / "retrained" / "models" / name)
+        pd.testing.assert_frame_equal(retrained, _numbers(fresh / "models" / name), check_exact=True)
     assert len(run_dirs(fresh / "models")) == 6
 
 
