@@ -22,6 +22,7 @@ from typing import Optional
 from torch import nn
 
 from normbench.config.options import ModelConfig
+from normbench.decide.groups import PAPER_GROUPS
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
 from normbench.models._swaps import swap_norms
@@ -31,7 +32,6 @@ NORM_LAYER_FAMILIES = ("resnet", "resnext", "wide_resnet", "mobilenet_v2", "mobi
 # Families whose norm_layer also meets channels-last tokens: only swapping gets the layout right.
 CHANNELS_LAST_FAMILIES = ("convnext", "vit_", "swin", "maxvit")
 SMALL_INPUT_FAMILIES = ("resnet", "resnext", "wide_resnet")
-PAPER_GROUPS = 32  # Wu & He 2018
 
 
 @dataclass

@@ -97,14 +97,18 @@ class NormFactory:
     def __init__(self, cfg: NormConfig, owner: str = ""):
         self.cfg, self.owner = cfg, owner
         self.made: list[nn.Module] = []  # every norm built so far (mixed precision keeps them in fp32)
+        self.sites: list[NormSite] = []  # where the selected norm went (not the sites a model gives a norm by name)
 
     @property
     def name(self) -> str:
         return self.cfg.name
 
     def __call__(self, role: str, num_features: int, *, name: str | None = None) -> nn.Module:
-        norm = create_norm(self._config(name), NormSite(role, num_features, self.owner))
+        site = NormSite(role, num_features, self.owner)
+        norm = create_norm(self._config(name), site)
         self.made.append(norm)
+        if name is None:
+            self.sites.append(site)
         return norm
 
     def shifts(self, name: str | None = None) -> bool:
