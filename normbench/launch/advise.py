@@ -107,15 +107,7 @@ def plan(overrides: list[str], budget: str) -> Plan:
                   and not override.startswith("hydra")]
     candidates = NORMS.names() if asked is None else [name for name in asked if name in NORMS.names()]
     own = settings_by_norm(settings, candidates)
-    configs, unavailable = {}, {}
-    for name in candidates:
-        # Each norm as `normbench train norm=NAME` composes it: its YAML's values, then the user's settings of it.
-        try:
-            configs[name] = norm_config(compose([*composable, f"norm={name}", *own[name]], plugin_configs))
-        except ConfigError as error:
-            if asked or own[name]:  # the user's choice or setting is wrong: said, not passed over
-                raise
-            unavailable[name] = str(error).removeprefix("normbench advise: ")  # e.g. registered without a YAML
+    configs, unavailable = compose_norms(candidates, own, composable, plugin_configs, asked is not None)
     by_sweep: dict[tuple, list] = {}  # (norms, their settings) -> the batch sizes that train them
     left_out: dict[tuple, list] = {}  # (norm, reason) -> the batch sizes where it is left out
     notes: dict[str, None] = {}
@@ -150,6 +142,20 @@ def left_out_lines(left_out: dict[tuple, list], batch_sizes: list) -> list[str]:
         where = "" if len(sizes) == len(batch_sizes) else f" at batch_size={','.join(map(str, sizes))}"
         by_reason.setdefault((where, reason), []).append(name)
     return [f"leaves out {', '.join(names)}{where}: {reason}" for (where, reason), names in by_reason.items()]
+
+
+def compose_norms(names: list[str], own: dict[str, tuple], composable: list[str], plugin_configs, asked: bool):
+    """(name -> each norm as `normbench train norm=NAME` composes it: its YAML's values, then the user's settings
+    of it; name -> why a norm not asked for cannot be composed, e.g. registered without a YAML)."""
+    configs, unavailable = {}, {}
+    for name in names:
+        try:
+            configs[name] = norm_config(compose([*composable, f"norm={name}", *own[name]], plugin_configs))
+        except ConfigError as error:
+            if asked or own[name]:  # the user's choice or setting is wrong: said, not passed over
+                raise
+            unavailable[name] = str(error).removeprefix("normbench advise: ")
+    return configs, unavailable
 
 
 def norm_config(cfg):
@@ -242,13 +248,13 @@ def assess_norms(cfg, configs: dict, own: dict[str, tuple]) -> Assessment:
             left_out[name] = "statistics across the batch need batch_size >= 2"
             continue
         norm, settings, note = _with_rule_groups(composed, own[name], channels)
-        notes += [note] if note else []
         try:
             build_model(options.model, spec, NormFactory(norm, owner=f"model={options.model.name}"))
         except ConfigError as error:  # no meaning on one of the model's norm sites, or a size it cannot split
             left_out[name] = str(error)
             continue
         arms.append(Arm(name, settings))
+        notes += [note] if note else []
         twin = _twin(norm, cfg.batch_size)
         if twin:
             twins[name] = twin

@@ -208,3 +208,13 @@ def test_a_factory_in_a_user_dir_trains_from_the_cli(tmp_path):
     assert out.returncode == 0, out.stderr
     (norms,) = (tmp_path / "results").rglob("norms.json")
     assert [s["replacement"] for s in json.loads(norms.read_text())] == ["BatchNorm1d", "BatchNorm1d"]
+
+
+def test_advise_says_why_group_is_left_out_of_a_mobilenet(torchvision_models):
+    from normbench.launch import advise
+
+    plan = advise.plan(["model=torchvision", "model.arch=mobilenet_v2", "data=synthetic", "data.shape=[3,32,32]",
+                        "batch_size=8"], "quick")
+    assert "group" not in {norm for sweep in plan.sweeps for norm in sweep.norms}
+    [note] = [note for note in plan.notes if "group" in note]
+    assert note.startswith("leaves out group: norm=group: model.groups=32 does not divide the 16, 24, 144 channels")
