@@ -21,7 +21,7 @@ def torchvision_spec(torch_version: str) -> str:
 if __name__ == "__main__":
     if len(sys.argv) > 1:
         print(torchvision_spec(sys.argv[1]))
-    else:
-        import torch
+    else:  # the installed torch's version as pip records it (what setup.sh pins), not torch.__version__
+        from importlib.metadata import version
 
-        print(torchvision_spec(torch.__version__))
+        print(torchvision_spec(version("torch")))

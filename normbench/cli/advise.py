@@ -13,7 +13,10 @@ list: batch_size=4,32). Trains every norm that applies to the model with 3 seeds
 sweep as `normbench train -m` (finished runs are skipped, so rerunning resumes; parallel on the local cores unless a
 launcher is given), then prints the recommendation and writes the full report (report.md, report.html,
 recommendations.csv). Overrides are `normbench train`'s: model=cnn data=mnist1d batch_size=4 optim.lr=0.01
-results_dir=DIR; norm=a,b narrows the norms, seed=... changes the seeds."""
+results_dir=DIR; norm=a,b narrows the norms, seed=... changes the seeds. A norm's own setting (norm.groups=4,
+norm.virtual_batch_size=8) goes to the norms that have that key only. GroupNorm without norm.groups gets the
+largest group count <= 32 that divides every norm site's channels with >= 2 channels per group. Every norm left out
+is listed with the reason before training."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -44,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"normbench advise: error: {str(error).removeprefix('normbench advise: ')}", file=sys.stderr)
         return 2
+    for note in plan.notes:  # each norm left out and why, each setting chosen by a rule: said before training
+        print(f"normbench advise: {note}", flush=True)
     runs, status = [], 0
     for arguments in plan.arguments():
         print("normbench advise: normbench train " + " ".join(arguments), flush=True)
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def default_report_name(plan, runs: list[Path]) -> str:
     """e.g. `advice_cnn_mnist1d_bs4-32`, from the runs' names (model and data come first in a run's name)."""
-    sizes = "-".join(str(size) for sweep in plan.sweeps for size in sweep.batch_sizes)
+    sizes = "-".join(str(size) for size in dict.fromkeys(size for sweep in plan.sweeps for size in sweep.batch_sizes))
     model, data = _model_and_data(runs)
     return f"advice_{model}_{data}_bs{sizes}"
 

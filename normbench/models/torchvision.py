@@ -22,6 +22,7 @@ from typing import Optional
 from torch import nn
 
 from normbench.config.options import ModelConfig
+from normbench.decide.groups import PAPER_GROUPS
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
 from normbench.models._swaps import swap_norms
@@ -31,7 +32,6 @@ NORM_LAYER_FAMILIES = ("resnet", "resnext", "wide_resnet", "mobilenet_v2", "mobi
 # Families whose norm_layer also meets channels-last tokens: only swapping gets the layout right.
 CHANNELS_LAST_FAMILIES = ("convnext", "vit_", "swin", "maxvit")
 SMALL_INPUT_FAMILIES = ("resnet", "resnext", "wide_resnet")
-PAPER_GROUPS = 32  # Wu & He 2018
 
 
 @dataclass
@@ -55,19 +55,23 @@ class TorchvisionConfig(ModelConfig):
             raise ConfigError(f"model.groups={self.groups} must be positive (or null for norm.groups)")
 
 
+# What installs a torchvision that loads beside a torch built for it, from normbench's checkout (scripts/setup.sh).
+SETUP_VISION = "bash scripts/setup.sh vision"
+
+
 def torchvision_models():
-    """torchvision.models, or a one-line error saying why it cannot be used."""
+    """torchvision.models, or a one-line error saying why it cannot be used and what installs one that can."""
     try:
         import torchvision.models as models
     except ImportError:
-        raise ConfigError("model=torchvision needs torchvision; install the build matching your torch "
-                          "(bash scripts/setup.sh does)") from None
+        raise ConfigError(f"model=torchvision needs torchvision, which is not installed: run `{SETUP_VISION}` in "
+                          f"normbench's checkout (it installs a torch and the torchvision built for it)") from None
     except RuntimeError as error:  # e.g. "operator torchvision::nms does not exist": a build for another torch
         import torch
 
         raise ConfigError(f"torchvision cannot be imported with torch {torch.__version__} "
-                          f"({str(error).splitlines()[0]}): its build does not match torch; reinstall the matching "
-                          f"one (bash scripts/setup.sh)") from None
+                          f"({str(error).splitlines()[0]}): its build does not match torch; run `{SETUP_VISION}` in "
+                          f"normbench's checkout (it installs a torch and the torchvision built for it)") from None
     return models
 
 

@@ -94,23 +94,29 @@ class NormFactory:
     with its own defaults and the shared settings (eps, affine) of the selected one.
     """
 
-    def __init__(self, cfg: NormConfig, owner: str = "", made: list[nn.Module] | None = None):
+    def __init__(self, cfg: NormConfig, owner: str = "", made: list[nn.Module] | None = None,
+                 sites: list[NormSite] | None = None):
         self.cfg, self.owner = cfg, owner
         # Every norm built so far: mixed precision keeps them in fp32, and a model holding any other norm layer
         # is refused (norms/provenance.py).
         self.made: list[nn.Module] = [] if made is None else made
+        # Where the selected norm went (not the sites a model gives a norm by name): advise's group count.
+        self.sites: list[NormSite] = [] if sites is None else sites
 
     def with_config(self, cfg: NormConfig) -> "NormFactory":
-        """The same norm with other settings (a model's own group count), recording into the same `made`."""
-        return NormFactory(cfg, self.owner, made=self.made)
+        """The same norm with other settings (a model's own group count), recording into the same lists."""
+        return NormFactory(cfg, self.owner, made=self.made, sites=self.sites)
 
     @property
     def name(self) -> str:
         return self.cfg.name
 
     def __call__(self, role: str, num_features: int, *, name: str | None = None) -> nn.Module:
-        norm = create_norm(self._config(name), NormSite(role, num_features, self.owner))
+        site = NormSite(role, num_features, self.owner)
+        norm = create_norm(self._config(name), site)
         self.made.append(norm)
+        if name is None:
+            self.sites.append(site)
         return norm
 
     def shifts(self, name: str | None = None) -> bool:

@@ -165,13 +165,25 @@ def _refused(tmp_path, *args, cwd=None):
 def test_bad_inputs_get_one_line_messages_from_the_cli(tmp_path):
     (tmp_path / "my_nets.py").write_text(textwrap.dedent(NETS))
     sequence_run = ["model=factory", "data=synthetic", "data.shape=[2,16]", "batch_size=8"]
-    assert "model.arch=resnet99 is not a torchvision classification model; e.g. resnet18" in _refused(
-        tmp_path, "model=torchvision", "data=synthetic", "data.shape=[3,32,32]", "model.arch=resnet99")
     assert "cannot import not_there" in _refused(tmp_path, *sequence_run, "model.target=not_there:net", cwd=tmp_path)
     assert "takes no norm_layer; expected FUNCTION(norm_layer, num_classes, input_shape" in _refused(
         tmp_path, *sequence_run, "model.target=my_nets:no_norms", cwd=tmp_path)
     assert "the model has no norm to swap" in _refused(
         tmp_path, *sequence_run, "model.target=my_nets:no_norms", "model.swap_norms=true", cwd=tmp_path)
+
+
+def test_an_unknown_torchvision_arch_gets_one_line_from_the_cli(tmp_path, torchvision_models):
+    assert "model.arch=resnet99 is not a torchvision classification model; e.g. resnet18" in _refused(
+        tmp_path, "model=torchvision", "data=synthetic", "data.shape=[3,32,32]", "model.arch=resnet99")
+
+
+def test_the_model_tests_use_the_real_torchvision(torchvision_models):
+    import torchvision
+
+    # Its C extension is loaded: nms has a CPU kernel (a stand-in that only declares the op has none).
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [20.0, 20.0, 30.0, 30.0]])
+    kept = torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
+    assert kept.tolist() == [0, 2]
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -249,3 +261,13 @@ def test_a_factory_in_a_user_dir_trains_from_the_cli(tmp_path):
     assert out.returncode == 0, out.stderr
     (norms,) = (tmp_path / "results").rglob("norms.json")
     assert [s["replacement"] for s in json.loads(norms.read_text())] == ["BatchNorm1d", "BatchNorm1d"]
+
+
+def test_advise_says_why_group_is_left_out_of_a_mobilenet(torchvision_models):
+    from normbench.launch import advise
+
+    plan = advise.plan(["model=torchvision", "model.arch=mobilenet_v2", "data=synthetic", "data.shape=[3,32,32]",
+                        "batch_size=8"], "quick")
+    assert "group" not in {norm for sweep in plan.sweeps for norm in sweep.norms}
+    [note] = [note for note in plan.notes if "group" in note]
+    assert note.startswith("leaves out group: norm=group: model.groups=32 does not divide the 16, 24, 144 channels")

@@ -14,16 +14,28 @@ TINY = ["data=synthetic", "data.num_train=200", "data.num_test=100", "trainer.ma
         "trainer.log_interval=3", "progress=false", "num_threads=1"]
 
 
+def _norms_by_size(plan) -> dict[int, set]:
+    by_size: dict[int, set] = {}
+    for sweep in plan.sweeps:
+        for size in sweep.batch_sizes:
+            by_size.setdefault(size, set()).update(sweep.norms)
+    return by_size
+
+
 def test_plan_sweeps_every_applicable_norm_per_batch_size():
     plan = advise.plan(["model=mlp", "batch_size=1,50"], "quick")
-    by_size = {size: set(sweep.norms) for sweep in plan.sweeps for size in sweep.batch_sizes}
+    by_size = _norms_by_size(plan)
     batch_dependent = {name for name in NORMS.names() if traits(name).batch_dependent}
     assert batch_dependent and not by_size[1] & batch_dependent  # one sample has no batch statistics
     assert batch_dependent <= by_size[50]
     assert "instance" not in by_size[50]  # instance norm has no meaning on an MLP's feature vectors
     assert {"layer", "group", "none"} <= by_size[1]
-    [arguments, _] = plan.arguments()
-    assert "advise=quick" in arguments and "launcher=local" in arguments and "seed=0,1,2" in arguments
+    for arguments in plan.arguments():
+        assert "advise=quick" in arguments and "launcher=local" in arguments and "seed=0,1,2" in arguments
+    assert ("leaves out batch, batch_renorm, ghost_batch, switch at batch_size=1: statistics across the batch need "
+            "batch_size >= 2") in plan.notes
+    assert any(note.startswith("leaves out instance: norm=instance has no meaning on a feature vector")
+               for note in plan.notes)
 
 
 def test_plan_composes_a_user_dirs_norm_from_its_configs():
@@ -35,6 +47,71 @@ def test_plan_composes_a_user_dirs_norm_from_its_configs():
 def test_plan_refuses_a_norm_that_does_not_apply():
     with pytest.raises(ConfigError, match="norm=instance does not apply to model=mlp.*norms that apply: .*layer"):
         advise.plan(["model=mlp", "norm=layer,instance"], "quick")
+
+
+SIXTEEN = ["model=cnn", "model.channels=[16,16,16]"]
+
+
+def _sweep_of(plan, norm):
+    [sweep] = [sweep for sweep in plan.sweeps if norm in sweep.norms]
+    return sweep
+
+
+def test_group_gets_a_group_count_that_divides_the_models_channels_by_the_stated_rule():
+    plan = advise.plan(SIXTEEN, "quick")  # the YAML's norm.groups=5 divides no site of 16 channels
+    group = _sweep_of(plan, "group")
+    assert group.norms == ("group",) and group.settings == ("norm.groups=8",)
+    assert "norm.groups=8" in plan.arguments()[plan.sweeps.index(group)]
+    assert not _sweep_of(plan, "batch").settings  # the other norms' sweep has no key of GroupNorm's
+    [note] = [note for note in plan.notes if "norm.groups=8" in note]
+    assert note.startswith("group runs with norm.groups=8 for norm sites of 16 channels: the largest count <= 32")
+
+
+@pytest.mark.parametrize("extra", [[], ["norm=group,batch,layer"]])
+def test_a_norms_own_setting_goes_to_the_norms_that_have_that_key_only(extra):
+    plan = advise.plan([*SIXTEEN, "norm.groups=4", *extra], "quick")
+    assert _sweep_of(plan, "group").settings == ("norm.groups=4",)
+    others = [sweep for sweep in plan.sweeps if "group" not in sweep.norms]
+    assert {"batch", "layer"} <= {norm for sweep in others for norm in sweep.norms}
+    assert not any("norm.groups=4" in arguments for sweep, arguments in zip(plan.sweeps, plan.arguments())
+                   if sweep in others)
+    assert not any("groups" in note for note in plan.notes)  # the user's count: no rule to state
+
+
+def test_a_norm_setting_no_norm_has_is_refused_in_one_line():
+    with pytest.raises(ConfigError, match=r"^norm.groupz is a key of none of the norms advise would run "
+                                          r"\(group, layer\); their keys: .*norm.groups"):
+        advise.plan([*SIXTEEN, "norm=group,layer", "norm.groupz=4"], "quick")
+
+
+def test_a_group_count_that_does_not_divide_is_a_norm_left_out_with_its_reason():
+    plan = advise.plan([*SIXTEEN, "norm.groups=5"], "quick")
+    assert "group" not in {norm for sweep in plan.sweeps for norm in sweep.norms}
+    assert "leaves out group: norm.groups=5 does not divide the 16 channels of model=cnn; choose one of: 1, 2, 4, 8, " \
+           "16" in plan.notes
+
+
+def test_ghost_batch_at_least_the_batch_is_batch_and_is_not_a_separate_arm():
+    plan = advise.plan(["model=cnn", "batch_size=4,16,50"], "quick")  # configs/norm/ghost_batch.yaml: 25
+    by_size = _norms_by_size(plan)
+    assert "ghost_batch" not in by_size[4] | by_size[16] and {"batch", "ghost_batch"} <= by_size[50]
+    ghost = [note for note in plan.notes if "ghost_batch" in note]
+    assert ghost == ["leaves out ghost_batch at batch_size=4,16: with norm.virtual_batch_size=25 >= the batch size it "
+                     "is batch exactly (one virtual batch per step): not run as a separate arm"]
+    # Asked for without batch it is what the user asked for: it runs.
+    alone = advise.plan(["model=cnn", "batch_size=4", "norm=ghost_batch,layer"], "quick")
+    assert [sweep.norms for sweep in alone.sweeps] == [("ghost_batch", "layer")] and not alone.notes
+
+
+def test_advise_trains_group_with_its_own_setting_beside_another_norm(tmp_path, capsys):
+    overrides = ["model=cnn", "model.channels=[4,4]", "model.kernel_sizes=[3,3]", "model.strides=[2,2]",
+                 "data.shape=[1,32]", *TINY, "batch_size=20", "norm=batch,group", "norm.groups=2", "seed=0",
+                 "hydra/launcher=basic", f"results_dir={tmp_path}", "--out", str(tmp_path / "advice")]
+    assert advise_main(overrides) == 0
+    recommendations = pd.read_csv(tmp_path / "advice" / "runs.csv")
+    assert sorted(recommendations["norm"]) == ["batch", "group"]
+    [group_run] = (tmp_path / "default").glob("cnn_group_*")
+    assert "groups: 2" in (group_run / ".hydra" / "config.yaml").read_text()
 
 
 def test_advise_end_to_end_then_resumes(tmp_path, capsys):
