@@ -90,7 +90,7 @@ def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
     if existing.config_hash != config_hash:
         before, changed = as_written_before(cfg)
         if changed and existing.config_hash == identity_record(before)["config_hash"]:
-            raise ConfigError(_written_before(run_dir, changed, before))
+            raise ConfigError(_written_before(run_dir, changed))
         raise ConfigError(
             f"{run_dir} holds a run of a different configuration (config hash {existing.config_hash} != "
             f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: another "
@@ -104,18 +104,14 @@ def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
     return summary if summary is not None and summary.get("status") in FINISHED else None
 
 
-def _written_before(run_dir: Path, changed: dict, before) -> str:
+def _written_before(run_dir: Path, changed: dict) -> str:
     """Why a run directory holding this configuration as runs were made before `changed`'s keys existed is
-    refused, and how to continue that study (the old values, and an objective such a run can give)."""
-    from normbench.launch.objective import validation_problem
-
+    refused, and how to continue that study (the old values)."""
     now = " ".join(f"{key}={value}" for key, (value, _) in changed.items())
-    legacy = [f"{key}={old}" for key, (_, old) in changed.items()]
-    if validation_problem(before.objective, before.data.val_fraction):
-        legacy.append("objective=final_test_acc")
+    legacy = " ".join(f"{key}={old}" for key, (_, old) in changed.items())
     return (f"{run_dir} holds this configuration as runs were made before {', '.join(changed)} existed; this run "
-            f"has {now}, another computation: add {' '.join(legacy)} to continue that study as it was, or keep "
-            f"both: a new experiment=NAME or another results_dir=DIR (force=true replaces it)")
+            f"has {now}, another computation: add {legacy} to continue that study as it was, or keep both: "
+            f"another results_dir=DIR (force=true replaces it)")
 
 
 def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None) -> dict:

@@ -51,12 +51,17 @@ def validation_problem(metric: str, val_fraction: float) -> str | None:
     return None
 
 
-def check_sweeper_direction(sweeper, direction: str) -> None:
-    """An optimizing sweeper's own `direction` must be the run's objective_direction: hydra-optuna-sweeper
-    minimizes by default, which for objective=final_val_acc would search for the worst accuracy."""
+def check_optimizing_sweeper(sweeper, direction: str, metric: str, val_fraction: float) -> None:
+    """What an optimizing sweeper reads must exist and point its way: its own `direction` must be the run's
+    objective_direction (hydra-optuna-sweeper minimizes by default, which for objective=final_val_acc would search
+    for the worst accuracy), and a validation objective needs a validation split. Without an optimizing sweeper
+    the objective is read by no one, so a run at data.val_fraction=0 needs no other objective."""
     given = sweeper.get("direction") if sweeper is not None else None
     if given is None:
         return  # the basic sweeper, or one without a direction: nothing to agree with
+    problem = validation_problem(metric, val_fraction)
+    if problem:
+        raise ConfigError(problem)
     several = isinstance(given, Sequence) and not isinstance(given, str)  # a multi-objective sweeper's list
     names = [_direction_name(item) for item in (given if several else [given])]
     if names != [direction]:

@@ -173,14 +173,16 @@ class SweepTally(Callback):
 
 
 def _exit_if_directions_differ(config: DictConfig) -> None:
-    """An optimizing sweeper that minimizes what the runs maximize would search for the worst runs: refused."""
+    """An optimizing sweeper that minimizes what the runs maximize would search for the worst runs, and one reading a
+    validation metric of runs without a validation split would compare -inf with -inf: both refused."""
     import sys
 
     from normbench.errors import ConfigError
-    from normbench.launch.objective import check_sweeper_direction
+    from normbench.launch.objective import check_optimizing_sweeper
 
     try:
-        check_sweeper_direction(config.hydra.sweeper, str(config.objective_direction))
+        check_optimizing_sweeper(config.hydra.sweeper, str(config.objective_direction), str(config.objective),
+                                 float(config.data.val_fraction))
     except ConfigError as error:
         print(f"normbench: error: {error}", file=sys.stderr)
         sys.exit(2)

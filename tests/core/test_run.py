@@ -140,23 +140,26 @@ def test_the_validation_split_is_the_same_examples_for_every_seed_and_none_at_ze
     assert "val" not in set(pd.read_csv(run_dir / "metrics.csv").split)
 
 
-def test_the_default_objective_is_validation_accuracy_and_a_run_without_it_is_refused_before_training(make_cfg,
-                                                                                                       tmp_path):
-    """objective=final_val_acc (the default): an optimizing sweep chooses on validation data. A run that holds no
-    validation split out (data.val_fraction=0) cannot give it: refused at the config check, in one line, before
-    anything is built or written."""
-    from normbench.config.validate import validate
+def test_the_default_objective_is_validation_accuracy_and_only_an_optimizing_sweep_needs_the_split(make_cfg, tmp_path):
+    """objective=final_val_acc (the default): an optimizing sweep chooses on validation data, and one over runs that
+    hold no validation split out (data.val_fraction=0) is refused in one line before any run (the sweep's check);
+    without an optimizing sweeper nothing reads the objective, so such a run needs no other one."""
+    from omegaconf import OmegaConf
+
     from normbench.errors import ConfigError
+    from normbench.launch.objective import check_optimizing_sweeper
 
     assert make_cfg().objective == "final_val_acc"
-    with pytest.raises(ConfigError) as refused:
-        _run(make_cfg, tmp_path, "data.val_fraction=0")
-    assert str(refused.value).startswith("objective=final_val_acc reads the validation split, but data.val_fraction=0")
-    assert "\n" not in str(refused.value) and not (tmp_path / "run").exists()
-    for metric in ("final_val_loss", "best_val_acc"):
-        with pytest.raises(ConfigError, match=f"objective={metric} reads the validation split"):
-            validate(make_cfg("data.val_fraction=0", f"objective={metric}"))
-    validate(make_cfg("data.val_fraction=0", "objective=final_test_acc"))  # chosen on the test set, as asked
+    summary, _ = _run(make_cfg, tmp_path, "data.val_fraction=0")  # a plain run on all its training data
+    assert summary["status"] == "completed" and summary["final_val_acc"] is None
+    optuna = OmegaConf.create({"direction": "maximize"})
+    for metric in ("final_val_acc", "final_val_loss", "best_val_acc"):
+        with pytest.raises(ConfigError, match=f"objective={metric} reads the validation split") as refused:
+            check_optimizing_sweeper(optuna, "maximize", metric, 0.0)
+        assert "\n" not in str(refused.value)
+    check_optimizing_sweeper(optuna, "maximize", "final_test_acc", 0.0)  # chosen on the test set, as asked
+    check_optimizing_sweeper(optuna, "maximize", "final_val_acc", 0.1)
+    check_optimizing_sweeper(OmegaConf.create({}), "maximize", "final_val_acc", 0.0)  # the basic sweeper
 
 
 def test_a_run_at_the_new_default_is_not_taken_for_one_written_before_the_validation_split(make_cfg, tmp_path):
@@ -170,7 +173,7 @@ def test_a_run_at_the_new_default_is_not_taken_for_one_written_before_the_valida
         _run(make_cfg, tmp_path)
     message = str(refused.value)
     assert "\n" not in message and "before data.val_fraction existed" in message
-    assert "add data.val_fraction=0.0 objective=final_test_acc to continue that study" in message
+    assert "add data.val_fraction=0.0 to continue that study" in message
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")} == before
     again = _run(make_cfg, tmp_path, "data.val_fraction=0", "objective=final_test_acc")[0]
     assert again["skipped"] and again["config_hash"] == old["config_hash"]

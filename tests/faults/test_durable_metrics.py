@@ -95,7 +95,7 @@ def test_a_run_killed_between_evaluations_resumes_with_every_row_and_event_once(
     assert f"{run_dir.name}: resuming from step 25" in resumed.stderr
     frame = metrics(run_dir)
     assert list(frame.columns) == METRICS_HEADER.split(",")
-    assert frame.step.dtype.kind == "i" and set(frame.split) <= {"train", "test", "test_batch_stats", "norm"}
+    assert frame.step.dtype.kind == "i" and set(frame.split) <= {"train", "val", "test", "test_batch_stats", "norm"}
     assert steps_of(frame, "train", "loss") == list(range(1, 41))
     assert steps_of(frame, "test", "loss") == steps_of(frame, "test", "acc") == [0, 10, 20, 30, 40]
     assert not frame.duplicated(["step", "split", "metric"]).any()

@@ -64,7 +64,7 @@ def test_a_run_of_another_configuration_under_the_same_name_is_refused(tiny_copy
     assert out.returncode == 2
     line = _one_error_line(out.stderr)
     assert "holds a run of a different configuration" in line
-    assert "pass force=true to replace it" in line and "a new experiment=NAME" in line
+    assert "pass force=true to replace it" in line and "another results_dir=DIR" in line
     assert summaries(results / "tiny") == kept
 
 

@@ -58,6 +58,16 @@ def test_a_sweeper_minimizing_what_the_runs_maximize_is_refused_before_any_run(t
     assert not list(tmp_path.glob("*/*/summary.json"))
 
 
+def test_a_search_on_validation_accuracy_over_runs_without_a_validation_split_is_refused_before_any_run(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    out = normbench_train("-m", *BASE, f"results_dir={tmp_path}", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=1",
+                          "hydra.sweeper.direction=maximize", "data.val_fraction=0", "optim.lr=interval(1e-3, 1e-1)")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        "normbench: error: objective=final_val_acc reads the validation split, but data.val_fraction=0 holds none out")
+    assert not list(tmp_path.glob("*/*/summary.json"))
+
+
 def test_an_unknown_objective_is_refused_in_one_line_naming_the_allowed_ones():
     problem = command_line_error(["objective=test_acc"])
     assert problem == ("objective=test_acc is not a summary metric; choose one of: final_train_loss, final_train_acc, "
