@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from normbench.decide.halving import ETA, rung_count, rung_steps
 from normbench.errors import ConfigError
 
-PRESETS = {"quick": 6, "standard": 10}  # preset -> most seeds per norm in the race
-MAX_SEEDS_TIMED = 20  # most seeds per norm under a wall-clock budget: past this, more seeds rarely decide
+PRESETS = {"quick": 7, "standard": 11}  # preset -> most seeds per norm: 3 confirming + 2 or 4 race rounds of 2
+MAX_SEEDS_TIMED = 21  # most seeds per norm under a wall-clock budget: past this, more seeds rarely decide
 CONFIRM_SEEDS = 3
 RACE_SEEDS_PER_ROUND = 2
 MEASURE_STEPS = 30
@@ -130,7 +130,7 @@ def race_stage(norms: int, full_steps: int, speed: Speed, seconds_left: float | 
                max_seeds: int) -> StagePlan:
     """The race's most: rounds of seeds to the norms in contention (planned as all of them) while a round fits."""
     per_round = norms * speed.sweep_seconds(RACE_SEEDS_PER_ROUND, full_steps)
-    rounds = math.ceil((max_seeds - confirm_seeds) / RACE_SEEDS_PER_ROUND)
+    rounds = max(0, max_seeds - confirm_seeds) // RACE_SEEDS_PER_ROUND
     if seconds_left is not None:
         rounds = min(rounds, int(max(0.0, seconds_left) // per_round) if per_round > 0 else rounds)
     return StagePlan("race (at most)", rounds * norms * RACE_SEEDS_PER_ROUND, full_steps, rounds * per_round)

@@ -104,9 +104,10 @@ def choose_norms(applicable: list[str], asked: list[str] | None, cfg) -> tuple:
     return tuple(asked)
 
 
-def compose(overrides: list[str], extra_config_dirs=()):
+def compose(overrides: list[str], extra_config_dirs=(), hydra: bool = False):
     """The config `normbench train` would compose for these overrides (one job, no sweep), with the plugins'
-    configs/ directories on Hydra's search path as `normbench train` puts them there."""
+    configs/ directories on Hydra's search path as `normbench train` puts them there (`hydra`: with Hydra's node,
+    for the launcher and the sweep directory)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
@@ -115,7 +116,7 @@ def compose(overrides: list[str], extra_config_dirs=()):
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             searchpath = [searchpath_override(extra_config_dirs)] if extra_config_dirs else []
-            return hydra_compose("config", overrides=[*overrides, *searchpath])
+            return hydra_compose("config", overrides=[*overrides, *searchpath], return_hydra_config=hydra)
     except Exception as error:  # Hydra's config errors: a missing option, a wrong type; said in one line
         raise ConfigError(f"normbench advise: {str(error).splitlines()[0]}") from None
 

@@ -46,7 +46,8 @@ def test_a_preset_trains_at_the_configs_steps_and_races_to_its_seed_limit():
     plan = budget.make_plan(budget.parse_budget("quick"), NORMS, GRID, speed, config_steps=400)
     race = plan.stages[-1]
     assert plan.full_steps == 400 and plan.rung_steps == (44, 133)
-    rounds = -(-(budget.PRESETS["quick"] - budget.CONFIRM_SEEDS) // budget.RACE_SEEDS_PER_ROUND)
+    rounds = (budget.PRESETS["quick"] - budget.CONFIRM_SEEDS) // budget.RACE_SEEDS_PER_ROUND
+    assert rounds >= 1
     assert race.runs == rounds * len(NORMS) * budget.RACE_SEEDS_PER_ROUND
 
 
