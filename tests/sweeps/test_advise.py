@@ -1,17 +1,12 @@
-"""`normbench advise`: which norms it sweeps, and the whole command on a tiny budget, in this process."""
+"""`normbench advise`: which norms apply (the protocol's stages end to end: test_advise_race.py)."""
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from normbench.cli.advise import main as advise_main
 from normbench.errors import ConfigError
 from normbench.launch import advise
 from normbench.norms import NORMS, traits
-
-TINY = ["data=synthetic", "data.num_train=200", "data.num_test=100", "trainer.max_steps=12", "trainer.eval_interval=6",
-        "trainer.log_interval=3", "progress=false", "num_threads=1"]
 
 
 def test_plan_sweeps_every_applicable_norm_per_batch_size():
@@ -35,28 +30,3 @@ def test_plan_composes_a_user_dirs_norm_from_its_configs():
 def test_plan_refuses_a_norm_that_does_not_apply():
     with pytest.raises(ConfigError, match="norm=instance does not apply to model=mlp.*norms that apply: .*layer"):
         advise.plan(["model=mlp", "norm=layer,instance"], "quick")
-
-
-def test_advise_end_to_end_then_resumes(tmp_path, capsys):
-    overrides = ["model=mlp", *TINY, "batch_size=20", "norm=batch,layer", "seed=0,1", "hydra/launcher=basic",
-                 f"results_dir={tmp_path}", "--out", str(tmp_path / "advice")]
-    assert advise_main(overrides) == 0
-    printed = capsys.readouterr().out
-    assert "normbench train -m" in printed and "hydra/launcher=basic" in printed and "launcher=local" not in printed
-    assert "mlp · synthetic · batch size 20 · adam lr=0.01" in printed
-    table = printed[printed.index("norm  "):]
-    assert table.splitlines()[0].split()[:2] == ["norm", "test"]
-    rows = {line.split()[0] for line in table.splitlines()[2:4]}
-    assert rows == {"batch", "layer"}
-    recommendations = pd.read_csv(tmp_path / "advice" / "recommendations.csv")
-    assert len(recommendations) == 1 and recommendations.loc[0, "norm"] in ("batch", "layer")
-    assert recommendations.loc[0, "batch_size"] == 20 and recommendations.loc[0, "seeds"] == 2
-    report = (tmp_path / "advice" / "report.md").read_text()
-    assert report.startswith("# normbench report\n\n## Recommendation\n")
-    assert recommendations.loc[0, "statement"] in report
-    # Rerun (the sweep only, one of its runs to keep it short): the finished run is found and skipped.
-    [arguments] = advise.plan([*overrides[:-2], "norm=batch", "seed=0"], "quick").arguments()
-    status, tally = advise.run_sweep(arguments)
-    assert status == 0 and tally.counts["skipped"] == 1 and tally.counts["completed"] == 0
-    [run] = advise.run_dirs(tally)
-    assert run.name.startswith("mlp_batch_synthetic_bs20_adam-lr0.01_s0_advise=quick")
