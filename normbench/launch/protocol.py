@@ -24,7 +24,7 @@ from normbench.decide import halving, racing
 from normbench.errors import ConfigError
 from normbench.launch import advise
 from normbench.rundir.atomic import write_json_atomic
-from normbench.rundir.contract import DIVERGED, SUMMARY, digest
+from normbench.rundir.contract import DIVERGED, FINISHED, SUMMARY, digest
 
 PROTOCOL_VERSION = 1
 SEARCH_SEED = 0  # the search's one seed per arm; the measuring runs use it too
@@ -358,9 +358,14 @@ class Advisor:
         return full_budget_seeds(self.plan.confirm_seeds, self.plan.race_seeds_per_round, rounds)
 
     def scores(self, seeds_by_norm: dict) -> dict:
+        """Each norm's validation scores over its full-budget seeds that finished (a diverged one: None, counted 0
+        by the race); a failed or unreported run is no evidence either way and is left out."""
+        def finished(norm: str, seed: int) -> bool:
+            summary = self.runs.summary(norm, self.chosen[norm], self.plan.full_steps, seed)
+            return summary is not None and summary.get("status") in FINISHED
+
         return {norm: [self.runs.score(norm, self.chosen[norm], self.plan.full_steps, seed)
-                       for seed in seeds_by_norm[norm]
-                       if self.runs.summary(norm, self.chosen[norm], self.plan.full_steps, seed) is not None]
+                       for seed in seeds_by_norm[norm] if finished(norm, seed)]
                 for norm in self.chosen}
 
     def run_confirm_and_race(self) -> racing.RaceOutcome:
