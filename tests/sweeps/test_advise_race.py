@@ -90,3 +90,36 @@ def test_a_killed_advise_continues_and_retrains_nothing(tmp_path, capsys):
     again = json.loads((results / "advice" / "advice.json").read_text())
     assert again["runs_trained_now"] == 0 and summaries(results) == after
     assert again["answer"] == advice["answer"] and again["table"] == advice["table"]
+
+
+def _advisor(tmp_path, budget_text: str, state: protocol.State) -> protocol.Advisor:
+    q = protocol.Question([], 20, ("batch", "layer"), (1e-3, 3e-3), 30, 1, tmp_path, 1.0,
+                          budget.parse_budget(budget_text))
+    state.write(q.state_path())
+    advisor = protocol.Advisor(q)
+    speed = budget.Speed(0.01, 1.0, 1, measured=True)
+    advisor.plan = budget.make_plan(q.budget, q.norms, q.grid, speed, config_steps=30)
+    return advisor
+
+
+def test_a_rerun_replays_the_race_rounds_it_started_then_asks_the_budget(tmp_path):
+    spent = protocol.State(speed=None, spent_s=10_000.0, race_rounds=2, closed=False)
+    advisor = _advisor(tmp_path, "2h", spent)  # 10000 s spent: past the 2 h budget
+    assert [advisor._round_allowed(done, ("batch", "layer"), 3 + 2 * (done + 1)) for done in range(3)] == \
+        [True, True, False]
+    closed = _advisor(tmp_path / "closed", "quick", protocol.State(race_rounds=1, closed=True))
+    assert closed._round_allowed(0, ("batch", "layer"), 5) and not closed._round_allowed(1, ("batch", "layer"), 7)
+    fresh = _advisor(tmp_path / "fresh", "quick", protocol.State())
+    assert fresh._round_allowed(1, ("batch", "layer"), 7)  # quick allows 7 seeds a norm
+    assert not fresh._round_allowed(2, ("batch", "layer"), 9)
+
+
+def test_the_speed_is_measured_from_the_measuring_runs():
+    runs = [{"steps": 30, "steps_per_s": 100.0, "wall_time_s": 2.0}, {"steps": 30, "steps_per_s": 50.0,
+                                                                       "wall_time_s": 3.0}]
+    speed = protocol.measured_speed(runs, sweep_seconds=10.0, parallel=2)
+    assert speed.seconds_per_step == (0.01 + 0.02) / 2 and speed.measured and speed.parallel == 2
+    assert abs(speed.seconds_per_run - (10.0 - 30 * 0.015)) < 1e-9  # one wave of two runs took 10 s
+    skipped = protocol.measured_speed(runs, sweep_seconds=None, parallel=2)  # found on disk: their own wall time
+    assert abs(skipped.seconds_per_run - (2.5 - 30 * 0.015)) < 1e-9
+    assert protocol.measured_speed([{"steps": 30, "steps_per_s": None}], 5.0, 1) is None
