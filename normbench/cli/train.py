@@ -88,6 +88,8 @@ def task(cfg: DictConfig) -> float:
         return _sweep_job_problem(cfg, run_dir, FAILED, f"{type(error).__name__}: {error}", traceback=True)
     status = SKIPPED if summary.get("skipped") else summary["status"]
     line = f"{run_dir.name}: {status}"
+    if summary.get("final_val_acc") is not None:
+        line += f", val acc {summary['final_val_acc']:.4f}"
     if summary.get("final_test_acc") is not None:
         line += f", test acc {summary['final_test_acc']:.4f}, {summary['steps_per_s']} steps/s"
     if summary.get("error"):

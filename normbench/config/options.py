@@ -9,7 +9,12 @@ Identity markers (read by normbench/rundir/identity.py):
   execution_only(default)  a setting of how a run is carried out (where a cache lives, how often to
                            checkpoint), never part of the run's identity;
   added_field(default)     a field added after identity version 2: left out of the identity while it has
-                           its default, so adding it does not change the hash of any run already on disk.
+                           its default, so adding it does not change the hash of any run already on disk;
+  added_field(default, legacy=value)
+                           a field whose default is not what runs written before it did (`legacy`): left
+                           out of the identity while it holds `legacy`, so old runs keep their hashes and a
+                           run at the new default gets a new one (it computes something else). A recorded
+                           config without the field is read with `legacy` (normbench/config/typed.py).
 """
 
 import math
@@ -25,14 +30,28 @@ from normbench.errors import ConfigError
 IDENTITY = "identity"  # dataclass field metadata key
 EXECUTION_ONLY = "execution_only"
 UNLESS_DEFAULT = "unless_default"
+LEGACY = "legacy"  # field metadata key: the value runs written before an added field had
 
 
 def execution_only(default: Any = NO_DEFAULT, *, default_factory: Any = NO_DEFAULT) -> Any:
     return field(default=default, default_factory=default_factory, metadata={IDENTITY: EXECUTION_ONLY})
 
 
-def added_field(default: Any = NO_DEFAULT, *, default_factory: Any = NO_DEFAULT) -> Any:
-    return field(default=default, default_factory=default_factory, metadata={IDENTITY: UNLESS_DEFAULT})
+def added_field(default: Any = NO_DEFAULT, *, default_factory: Any = NO_DEFAULT, legacy: Any = NO_DEFAULT) -> Any:
+    metadata = {IDENTITY: UNLESS_DEFAULT}
+    if legacy is not NO_DEFAULT:
+        metadata[LEGACY] = legacy
+    return field(default=default, default_factory=default_factory, metadata=metadata)
+
+
+def legacy_value(spec) -> Any:
+    """The value an `added_field` had in runs written before it existed: its `legacy` if it declares one, else its
+    default (NO_DEFAULT for a field that is not an added field)."""
+    if spec.metadata.get(IDENTITY) != UNLESS_DEFAULT:
+        return NO_DEFAULT
+    if LEGACY in spec.metadata:
+        return spec.metadata[LEGACY]
+    return spec.default_factory() if spec.default_factory is not NO_DEFAULT else spec.default
 
 
 # --- checks shared by every schema ------------------------------------------------------------------------
@@ -116,6 +135,10 @@ class DataConfig(OptionConfig):
     # (normbench/data/feed.py); null = half the memory of a CUDA device, no limit on the CPU or MPS.
     max_device_bytes: Optional[int] = execution_only(None)
     loader_workers: int = execution_only(2)  # DataLoader worker processes while streaming
+    # The share of the training data held out as the validation split, on which norms are chosen
+    # (normbench/data/validation.py): stratified by class, the same examples for every run of the data set.
+    # 0 turns it off. Runs written before the key trained on all their training data: legacy 0.
+    val_fraction: float = added_field(0.1, legacy=0.0)
 
     def check(self) -> None:
         if not self.shape or min(self.shape) < 1:
@@ -126,10 +149,12 @@ class DataConfig(OptionConfig):
         self.check_feeding()
 
     def check_feeding(self) -> None:
-        """The keys every data set shares on how batches reach the device."""
+        """The keys every data set shares on how batches reach the device and what is held out for validation."""
         if self.max_device_bytes is not None:
             at_least(self.max_device_bytes, 0, "data.max_device_bytes")
         at_least(self.loader_workers, 0, "data.loader_workers")
+        if self.val_fraction is None or not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"data.val_fraction={self.val_fraction} must be in [0, 1) (0: no validation split)")
 
     def fingerprint(self) -> Optional[str]:
         """A digest of the data's contents where they come from the user's files (normbench/rundir/identity.py

@@ -70,12 +70,13 @@ def _refuse_added_keys(cfg: DictConfig) -> None:
 
 def _check_views(cfg: DictConfig) -> None:
     """The objective handed to a sweeper, and the tracker: its library must be installed (an optional extra)."""
-    from normbench.launch.objective import objective_problem
+    from normbench.launch.objective import objective_problem, validation_problem
     from normbench.trackers import tracker_problem
 
     logger = OmegaConf.to_object(cfg.logger)
     logger.check()
-    problem = objective_problem(cfg.objective, cfg.objective_direction) or tracker_problem(logger)
+    problem = (objective_problem(cfg.objective, cfg.objective_direction)
+               or validation_problem(cfg.objective, cfg.data.val_fraction) or tracker_problem(logger))
     if problem:
         raise ConfigError(problem)
 

@@ -3,13 +3,15 @@
 import math
 
 from normbench.data._registry import DATASETS, Splits, as_splits, register_dataset
+from normbench.data.validation import with_validation
 from normbench.errors import ConfigError
 
 
 def load_data(data_cfg) -> Splits:
     """The data set's splits, checked against `data_cfg.shape`. A data set read from files may leave `shape`
     (empty) and `num_classes` (None) to its files: they are then filled in here, on `data_cfg` itself, from
-    what the loader found, so the model's InputSpec (built from `data_cfg`) matches the data."""
+    what the loader found, so the model's InputSpec (built from `data_cfg`) matches the data. The validation
+    split is made here, for every data set alike (normbench/data/validation.py)."""
     splits = DATASETS.get(data_cfg.name).build(data_cfg)
     if not data_cfg.shape:
         data_cfg.shape = list(splits.x_train.shape[1:])
@@ -23,11 +25,13 @@ def load_data(data_cfg) -> Splits:
         )
     if math.prod(expected) <= 0:
         raise ConfigError(f"data.shape={list(expected)} must have positive sizes")
-    for split, labels in (("training", splits.y_train), ("test", splits.y_test)):
-        if len(labels) and not (int(labels.min()) >= 0 and int(labels.max()) < data_cfg.num_classes):
+    for split, labels in (("training", splits.y_train), ("test", splits.y_test), ("validation", splits.y_val)):
+        if labels is None or not len(labels):
+            continue
+        if not (int(labels.min()) >= 0 and int(labels.max()) < data_cfg.num_classes):
             raise ConfigError(f"data={data_cfg.name}'s {split} labels span {int(labels.min())}..{int(labels.max())}, "
                               f"outside 0..{data_cfg.num_classes - 1} (data.num_classes={data_cfg.num_classes})")
-    return splits
+    return with_validation(splits, data_cfg.val_fraction, data_cfg.name)
 
 
 __all__ = ["DATASETS", "Splits", "as_splits", "load_data", "register_dataset"]

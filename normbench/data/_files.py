@@ -166,22 +166,27 @@ def labels_as_indices(y: np.ndarray, where: str) -> np.ndarray:
 
 
 def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source: str,
-                num_classes: Optional[int] = None, classes: Optional[List[str]] = None) -> Splits:
+                num_classes: Optional[int] = None, classes: Optional[List[str]] = None, val=None) -> Splits:
     """The checked, optionally reshaped and subsampled, standardized splits.
 
     `num_classes` is the number of classes the files define (a known data set's, the folders'); None infers it
-    from the labels (largest + 1). `source` names the files in messages.
+    from the labels (largest + 1). `source` names the files in messages. `val`: the (inputs, labels) of a
+    validation split the files ship, checked and standardized like the test split (never subsampled).
     """
     y_train, y_test = labels_as_indices(y_train, source), labels_as_indices(y_test, source)
-    for split, x, y in (("training", x_train, y_train), ("test", x_test, y_test)):
+    named = [("training", x_train, y_train), ("test", x_test, y_test)]
+    if val is not None:
+        val = (val[0], labels_as_indices(val[1], source))
+        named.append(("validation", *val))
+    for split, x, y in named:
         if len(x) != len(y):
             raise ConfigError(f"{source}: {len(x)} {split} inputs but {len(y)} labels; each input needs one label")
         if len(x) == 0:
             raise ConfigError(f"{source}: no {split} samples")
-    if x_train.shape[1:] != x_test.shape[1:]:
-        raise ConfigError(f"{source}: training samples of shape {list(x_train.shape[1:])} but test samples of shape "
-                          f"{list(x_test.shape[1:])}")
-    top = int(max(y_train.max(), y_test.max()))
+        if x.shape[1:] != x_train.shape[1:]:
+            raise ConfigError(f"{source}: training samples of shape {list(x_train.shape[1:])} but {split} samples of "
+                              f"shape {list(x.shape[1:])}")
+    top = int(max(y.max() for _, _, y in named))
     found = num_classes if num_classes is not None else top + 1
     declared = cfg.num_classes
     if top >= (declared or found):
@@ -194,11 +199,15 @@ def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source
     x_train, y_train = _subset(x_train, y_train, cfg.num_train, [cfg.seed, 1], "num_train", source)
     x_test, y_test = _subset(x_test, y_test, cfg.num_test, [cfg.seed, 2], "num_test", source)
     x_train, x_test = _as_inputs(x_train, shape, source), _as_inputs(x_test, shape, source)
+    x_val = _as_inputs(val[0], shape, source) if val is not None else None
     standardization = None
     if cfg.standardize:
         x_train, x_test, standardization = standardize(x_train, x_test)
+        if x_val is not None:
+            x_val = apply_standardization(x_val, standardization)
     return Splits(x_train, torch.as_tensor(y_train), x_test, torch.as_tensor(y_test), num_classes=declared or found,
-                  standardization=standardization, classes=classes)
+                  standardization=standardization, classes=classes, x_val=x_val,
+                  y_val=torch.as_tensor(val[1]) if val is not None else None)
 
 
 def _sample_shape(cfg: FileDataConfig, natural: tuple, source: str) -> tuple:
@@ -242,6 +251,14 @@ def standardize(x_train: torch.Tensor, x_test: torch.Tensor):
     shift, scale = mean.float().reshape(view), std.float().reshape(view)
     record = {"axis": axis, "mean": [float(v) for v in mean], "std": [float(v) for v in std]}
     return (x_train - shift) / scale, (x_test - shift) / scale, record
+
+
+def apply_standardization(x: torch.Tensor, record: dict) -> torch.Tensor:
+    """`x` shifted and scaled as `standardize` did the training set (its recorded statistics)."""
+    view = (1, -1) + (1,) * (x.dim() - 2)
+    shift = torch.tensor(record["mean"], dtype=torch.float64).float().reshape(view)
+    scale = torch.tensor(record["std"], dtype=torch.float64).float().reshape(view)
+    return (x - shift) / scale
 
 
 def _chunked(flat: torch.Tensor):

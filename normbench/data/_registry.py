@@ -26,10 +26,19 @@ class Splits:
     # "mean": [...], "std": [...]} (one value per channel or feature), so a summary can record it.
     standardization: dict | None = None
     classes: list[str] | None = None  # class names by index, where the files name them (folders, CSV labels)
+    # The validation split: a loader sets it only where the data ship one; normbench/data/validation.py carves it
+    # from the training examples otherwise (or drops it: data.val_fraction=0), and says which (val_source).
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
+    val_source: str | None = None  # contract.VAL_SOURCES, once load_data has decided
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every split's inputs and labels by field name (the validation split's where there is one)."""
+        names = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
+        return {key: getattr(self, key) for key in names if getattr(self, key) is not None}
 
     def to(self, device: torch.device) -> "Splits":
-        tensors = {key: getattr(self, key).to(device) for key in ("x_train", "y_train", "x_test", "y_test")}
-        return dataclasses.replace(self, **tensors)
+        return dataclasses.replace(self, **{key: tensor.to(device) for key, tensor in self.tensors().items()})
 
 
 DATASETS: Registry = Registry("data", "normbench.data", DataConfig)

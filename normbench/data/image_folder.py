@@ -1,7 +1,9 @@
 """Images in the ImageFolder layout (torchvision's): `ROOT/train/<class>/*.png|jpg` and `ROOT/test/<class>/...`
-(or `ROOT/val/`), classes numbered in sorted order of their folder names. Read with PIL; data.image_size=N
-resizes every image to N x N (bilinear), otherwise all images must have one size. Grayscale images give one
-channel; if any image has colour, every image is read as RGB."""
+(or `ROOT/val/`), classes numbered in sorted order of their folder names. A root with both `test/` and `val/`
+ships its own validation split: `val/` is it (unless data.val_fraction=0, which reads no validation split);
+with `val/` alone, `val/` is the test split and the validation split is carved from `train/`. Read with PIL;
+data.image_size=N resizes every image to N x N (bilinear), otherwise all images must have one size. Grayscale
+images give one channel; if any image has colour, every image is read as RGB."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,17 +44,26 @@ class ImageFolderDataConfig(FileDataConfig):
         if len(classes) < 2:
             raise ConfigError(f"data.root={root}: train/ has {len(classes)} class folder(s); expected one folder per "
                               f"class, at least 2: {EXPECTED}")
-        extra = sorted(p.name for p in test.iterdir() if p.is_dir() and not p.name.startswith(".")
-                       and p.name not in classes)
-        if extra:
-            raise ConfigError(f"data.root={root}: {test.name}/ has class folders that train/ lacks: {', '.join(extra)}")
+        _refuse_unknown_classes(test, classes, root)
         return train, test, classes
 
+    def shipped_val(self) -> Optional[Path]:
+        """The validation folder the root ships (`val/` beside `test/`), where the run uses one; else None."""
+        train, test, classes = self.layout()
+        val = train.parent / "val"
+        if test.name != "test" or not val.is_dir() or self.val_fraction == 0:
+            return None
+        _refuse_unknown_classes(val, classes, train.parent)
+        return val
+
     def images(self) -> List[Tuple[str, Path]]:
-        """(ROOT-relative name, path) of every image, sorted."""
+        """(ROOT-relative name, path) of every image the run reads, sorted (a shipped val/ only where it is read,
+        so runs that never read it keep their fingerprint)."""
         train, test, classes = self.layout()
         found = []
-        for split in (train, test):
+        for split in (train, test, self.shipped_val()):
+            if split is None:
+                continue
             for name in classes:
                 folder = split / name
                 if folder.is_dir():
@@ -61,6 +72,13 @@ class ImageFolderDataConfig(FileDataConfig):
 
     def files(self) -> List[Tuple[str, Path]]:
         return self.images()
+
+
+def _refuse_unknown_classes(folder: Path, classes: List[str], root: Path) -> None:
+    extra = sorted(p.name for p in folder.iterdir()
+                   if p.is_dir() and not p.name.startswith(".") and p.name not in classes)
+    if extra:
+        raise ConfigError(f"data.root={root}: {folder.name}/ has class folders that train/ lacks: {', '.join(extra)}")
 
 
 def _read_split(folder: Path, classes: List[str], size: Optional[int]):
@@ -107,11 +125,14 @@ def load(cfg: ImageFolderDataConfig):
     train, test, classes = cfg.layout()
     train_images, y_train = _read_split(train, classes, cfg.image_size)
     test_images, y_test = _read_split(test, classes, cfg.image_size)
-    gray = all(image.mode in ("L", "1", "LA", "I", "I;16") for _, image in train_images + test_images)
+    shipped = cfg.shipped_val()
+    val_images, y_val = _read_split(shipped, classes, cfg.image_size) if shipped is not None else ([], None)
+    gray = all(image.mode in ("L", "1", "LA", "I", "I;16") for _, image in train_images + test_images + val_images)
     mode = "L" if gray else "RGB"
     x_train, x_test = _pixels(train_images, mode, cfg.image_size), _pixels(test_images, mode, cfg.image_size)
+    val = (_pixels(val_images, mode, cfg.image_size) / 255.0, y_val) if shipped is not None else None
     if x_train.shape[1:] != x_test.shape[1:]:
         raise ConfigError(f"data.root={cfg.root}: training images are {x_train.shape[3]}x{x_train.shape[2]} but test "
                           f"images {x_test.shape[3]}x{x_test.shape[2]}; set data.image_size=N to resize all to N x N")
     return make_splits(cfg, x_train / 255.0, y_train, x_test / 255.0, y_test, source=f"data.root={cfg.root}",
-                       num_classes=len(classes), classes=classes)
+                       num_classes=len(classes), classes=classes, val=val)

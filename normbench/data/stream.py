@@ -1,11 +1,12 @@
 """Data that do not fit the device: training batches stream from host memory through a DataLoader.
 
-`data.max_device_bytes` is the budget for the data on the device (train + test inputs and labels); null
+`data.max_device_bytes` is the budget for the data on the device (train, validation and test); null
 means half of a CUDA device's memory (the rest for the model, its activations and the optimizer) and no
 limit on the CPU or MPS, where the data already are in the memory the model computes in. Data above the
 budget stay in host memory: training batches are gathered by DataLoader workers (pinned on CUDA, so the
 copy overlaps the step) in exactly the order `EpochOrder` gives the device-resident path, so a seed gives
-the same batches, full ones only, either way; the trainer evaluates the test set a batch at a time.
+the same batches, full ones only, either way; the trainer evaluates the validation and test sets a batch at a
+time.
 """
 
 import logging
@@ -31,7 +32,7 @@ def device_budget(max_device_bytes: int | None, device: torch.device) -> int | N
 
 
 def data_bytes(splits: Splits) -> int:
-    return sum(t.element_size() * t.nelement() for t in (splits.x_train, splits.y_train, splits.x_test, splits.y_test))
+    return sum(t.element_size() * t.nelement() for t in splits.tensors().values())
 
 
 def must_stream(splits: Splits, max_device_bytes: int | None, device: torch.device) -> bool:

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from normbench import __version__
 from normbench.config.schema import Switch
+from normbench.data.validation import VAL_SEED
 from normbench.engine.build import Built, build
 from normbench.engine.cuda_graph import GraphUse
 from normbench.engine.progress import Progress
@@ -24,18 +25,26 @@ from normbench.models import NormSwapped
 from normbench.rundir.atomic import write_json_atomic, write_text_atomic
 from normbench.rundir.checkpoint import load_checkpoint, remove_checkpoint, restore_generators, save_checkpoint
 from normbench.rundir.contract import (
+    BEST_VAL_STEP,
     EVENTS_PREFIX,
     FAILED,
-    FINAL_KEYS,
     FINISHED,
     IDENTITY,
     IDENTITY_VERSION,
     INTERRUPTED,
     NORMS_FILE,
+    RESULT_KEYS,
     SKIPPED,
     SUMMARY,
+    VAL_CARVED,
 )
-from normbench.rundir.identity import identity_record, run_hparams, run_norm_label, run_optimizer_label
+from normbench.rundir.identity import (
+    as_written_before,
+    identity_record,
+    run_hparams,
+    run_norm_label,
+    run_optimizer_label,
+)
 from normbench.rundir.lock import RunBusy, RunLock
 from normbench.rundir.metrics_log import MetricsLog, resume_problem
 from normbench.rundir.recorded import Unreadable, recorded
@@ -70,6 +79,9 @@ def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
             f"{run_dir.parent}` once to bring its runs up to date (nothing is re-run), then run this again"
         )
     if existing.config_hash != config_hash:
+        before, changed = as_written_before(cfg)
+        if changed and existing.config_hash == identity_record(before)["config_hash"]:
+            raise ConfigError(_written_before(run_dir, changed, before))
         raise ConfigError(
             f"{run_dir} holds a run of a different configuration (config hash {existing.config_hash} != "
             f"{config_hash}, from its {existing.source}); pass force=true to replace it, or keep both: a new "
@@ -80,6 +92,20 @@ def check_existing(cfg, run_dir: Path, config_hash: str) -> dict | None:
                     "; ".join(existing.doubts), existing.source)
     summary = existing.summary
     return summary if summary is not None and summary.get("status") in FINISHED else None
+
+
+def _written_before(run_dir: Path, changed: dict, before) -> str:
+    """Why a run directory holding this configuration as runs were made before `changed`'s keys existed is
+    refused, and how to continue that study (the old values, and an objective such a run can give)."""
+    from normbench.launch.objective import validation_problem
+
+    now = " ".join(f"{key}={value}" for key, (value, _) in changed.items())
+    legacy = [f"{key}={old}" for key, (_, old) in changed.items()]
+    if validation_problem(before.objective, before.data.val_fraction):
+        legacy.append("objective=final_test_acc")
+    return (f"{run_dir} holds this configuration as runs were made before {', '.join(changed)} existed; this run "
+            f"has {now}, another computation: add {' '.join(legacy)} to continue that study as it was, or keep "
+            f"both: a new experiment=NAME or another results_dir=DIR (force=true replaces it)")
 
 
 def run_experiment(cfg, run_dir: Path, extra_files: dict[str, str] | None = None) -> dict:
@@ -198,7 +224,8 @@ def _remove_event_files(run_dir: Path) -> None:
 
 def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built, started_at: str, wall: float,
              resumed_from: int = 0, graphs: GraphUse | None = None) -> dict:
-    final = {key: _finite_or_none(outcome.final.get(key)) for key in FINAL_KEYS}
+    final = {key: _finite_or_none(outcome.final.get(key)) for key in RESULT_KEYS}
+    final[BEST_VAL_STEP] = outcome.final.get(BEST_VAL_STEP)
     model = built.options.model
     return {
         "status": outcome.status,
@@ -242,11 +269,21 @@ def _summary(cfg, run_dir: Path, identity: dict, outcome: Outcome, built: Built,
         "data_standardization": built.data.standardization,
         "data_streamed": built.streamed,
         "data_fingerprint": identity["identity"]["data"].get("fingerprint"),
+        **_validation_record(built),
         "torch_version": torch.__version__,
         "normbench_version": __version__,
         "started_at": started_at,
         "finished_at": _now(),
     }
+
+
+def _validation_record(built: Built) -> dict:
+    """How the run's validation split was made (contract.VAL_RECORD_KEYS): the same for every run of its data."""
+    data = built.data
+    return {"val_fraction": built.options.data.val_fraction,
+            "val_seed": VAL_SEED if data.val_source == VAL_CARVED else None,
+            "val_source": data.val_source,
+            "val_size": len(data.y_val) if data.y_val is not None else 0}
 
 
 def _finite_or_none(value):

@@ -31,7 +31,7 @@ from normbench.norms.eval_stats import (
     recompute_precise_statistics,
 )
 from normbench.norms.hooks import TrainStepAware
-from normbench.rundir.contract import COMPLETED, DIVERGED, FAILED, INTERRUPTED
+from normbench.rundir.contract import BEST_VAL_ACC, BEST_VAL_STEP, COMPLETED, DIVERGED, FAILED, INTERRUPTED, VAL_SPLIT
 from normbench.rundir.metrics_log import MetricsLog
 
 log = logging.getLogger("normbench")
@@ -108,7 +108,8 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.step_hooks = [m for m in self.model.modules() if isinstance(m, TrainStepAware)]
         self.batch_stats = has_batch_statistics(self.model)
-        self.latest: dict = {}  # the last logged train/test metrics: the run's final values
+        self.latest: dict = {}  # the last logged train/validation/test metrics: the run's final values
+        self.best_val: dict = {}  # best_val_acc and its step: the first evaluation at the highest validation accuracy
         self.mixed = MixedPrecision(settings.precision, self.device, built.norms)
         # Only the training forward is compiled: evaluation stays eager, off the hot path and clear of inductor's
         # eval-mode BN/GN mismatches (PITFALLS); both share the model's parameters and buffers.
@@ -144,7 +145,7 @@ class Trainer:
             optimizer = self.graphed.export_optimizer_state(optimizer)
         return {"step": self.step, "model": self.model.state_dict(), "optimizer": optimizer,
                 "scheduler": self.scheduler.state_dict(), "batches": self.batches.state_dict(),
-                "latest": dict(self.latest), "scaler": self.mixed.state_dict()}
+                "latest": dict(self.latest), "best_val": dict(self.best_val), "scaler": self.mixed.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.step = state["step"]
@@ -154,6 +155,7 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         self.batches.load_state_dict(state["batches"])
         self.latest.update(state["latest"])
+        self.best_val.update(state.get("best_val", {}))  # absent in checkpoints written before the validation split
         self.mixed.load_state_dict(state.get("scaler", {}))  # fp16's loss scale; absent in older checkpoints
         if self.graphed is not None:  # the optimizer's state tensors are new: a captured graph would miss them
             self.graphed.reset()
@@ -291,20 +293,24 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> None:
-        """Test loss/accuracy in eval mode; BN-family models also under batch statistics (the train/eval gap)."""
+        """Validation and test loss/accuracy, both by the same code in eval mode; BN-family models also the test
+        metrics under batch statistics (the train/eval gap)."""
         settings = self.settings
         if self.batch_stats and settings.eval_stats == "precise":
             recompute_precise_statistics(self.model, self._precise_batches(settings.precise_batches))
         self.model.eval()
         mode = "batch" if settings.eval_stats == "batch" else "running"  # precise statistics are running ones
         with evaluation_statistics(self.model, mode):
-            loss, acc = self._test_metrics()
+            loss, acc = self._metrics(self.data.x_test, self.data.y_test)
+            val = self._metrics(self.data.x_val, self.data.y_val) if self.data.x_val is not None else None
         self.log.scalar(self.step, "test", "loss", loss)
         self.log.scalar(self.step, "test", "acc", acc)
         self.latest.update(test_loss=loss, test_acc=acc)
+        if val is not None:
+            self._log_validation(*val)
         if self.batch_stats and mode != "batch":
             with evaluation_statistics(self.model, "batch"):
-                loss, acc = self._test_metrics()
+                loss, acc = self._metrics(self.data.x_test, self.data.y_test)
             self.log.scalar(self.step, "test_batch_stats", "loss", loss)
             self.log.scalar(self.step, "test_batch_stats", "acc", acc)
         for key, value in norm_scalars(self.model).items():
@@ -312,8 +318,15 @@ class Trainer:
         self.model.train()
         self.log.flush()
 
-    def _test_metrics(self) -> tuple[float, float]:
-        x, y = self.data.x_test, self.data.y_test
+    def _log_validation(self, loss: float, acc: float) -> None:
+        self.log.scalar(self.step, VAL_SPLIT, "loss", loss)
+        self.log.scalar(self.step, VAL_SPLIT, "acc", acc)
+        self.latest.update(val_loss=loss, val_acc=acc)
+        if not self.best_val or acc > self.best_val[BEST_VAL_ACC]:
+            self.best_val.update({BEST_VAL_ACC: acc, BEST_VAL_STEP: self.step})
+
+    def _metrics(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """Mean loss and accuracy over (x, y), a batch at a time (moved to the device here where streamed)."""
         size = self.settings.eval_batch_size
         total_loss = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
@@ -335,4 +348,4 @@ class Trainer:
             yield x[index].to(self.device)
 
     def _final_metrics(self) -> dict:
-        return {f"final_{key}": value for key, value in self.latest.items()}
+        return {**{f"final_{key}": value for key, value in self.latest.items()}, **self.best_val}

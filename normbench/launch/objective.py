@@ -1,6 +1,7 @@
 """The number a run hands to Hydra's optimizing sweepers (Optuna, Ax, Nevergrad): its `objective`.
 
-`objective=NAME` names a summary metric (contract.SUMMARY_METRICS, default final_test_acc) and
+`objective=NAME` names a summary metric (contract.SUMMARY_METRICS, default final_val_acc: runs are chosen on the
+validation split, never on the test set, whose figures are only reported) and
 `objective_direction` says whether the sweeper maximizes or minimizes it. A run that did not complete
 (diverged, failed, invalid, or with no value for the metric) returns the worst value for that direction:
 -inf when maximizing, +inf when minimizing. Not NaN: hydra-optuna-sweeper tells Optuna the value as it is,
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from enum import Enum
 
 from normbench.errors import ConfigError
-from normbench.rundir.contract import COMPLETED, SUMMARY_METRICS
+from normbench.rundir.contract import COMPLETED, SUMMARY_METRICS, VAL_METRIC_KEYS
 
 DIRECTIONS = ("maximize", "minimize")
 
@@ -42,9 +43,17 @@ def objective_problem(metric: str, direction: str) -> str | None:
     return None
 
 
+def validation_problem(metric: str, val_fraction: float) -> str | None:
+    """Why `objective=metric` has no value in a run without a validation split (one line), None if it has one."""
+    if metric in VAL_METRIC_KEYS and val_fraction == 0:
+        return (f"objective={metric} reads the validation split, but data.val_fraction=0 holds none out; set "
+                f"data.val_fraction to a share in (0, 1), or objective=final_test_acc to choose on the test set")
+    return None
+
+
 def check_sweeper_direction(sweeper, direction: str) -> None:
     """An optimizing sweeper's own `direction` must be the run's objective_direction: hydra-optuna-sweeper
-    minimizes by default, which for objective=final_test_acc would search for the worst accuracy."""
+    minimizes by default, which for objective=final_val_acc would search for the worst accuracy."""
     given = sweeper.get("direction") if sweeper is not None else None
     if given is None:
         return  # the basic sweeper, or one without a direction: nothing to agree with

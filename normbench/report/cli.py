@@ -26,6 +26,14 @@ def parser() -> argparse.ArgumentParser:
                                 "window (default: 2.0)")
     arguments.add_argument("--spike-window", type=_positive_int, default=50, metavar="W",
                            help="steps in the spike detector's rolling median (default: 50)")
+    arguments.add_argument("--equivalence", type=_positive_float, default=None, metavar="PP",
+                           help="margin of equivalence on accuracy, in percentage points: tied norms whose 90%% "
+                                "interval of the difference lies within ±PP are said to be equivalent (TOST; "
+                                "default: 1)")
+    arguments.add_argument("--window-tolerance", type=_positive_float, default=None, metavar="PP",
+                           help="a learning rate is in a norm's trainable window when no seed diverged there and its "
+                                "mean validation accuracy is within PP percentage points of the norm's best "
+                                "(default: 2)")
     arguments.add_argument("--formats", type=_formats, default=FORMATS, metavar="FMT[,FMT]",
                            help=f"figure formats, from {','.join(FIGURE_FORMATS)} (default: {','.join(FORMATS)})")
     arguments.add_argument("--no-html", action="store_true", help="write report.md only, no report.html")
@@ -40,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
 
     options = Options(spike_k=args.spike_k, spike_window=args.spike_window, smooth=args.smooth,
                       formats=args.formats, html=not args.no_html, latex=args.latex)
+    if args.equivalence is not None:
+        options.equivalence = args.equivalence / 100
+    if args.window_tolerance is not None:
+        options.window_tolerance = args.window_tolerance / 100
     try:
         report = build_report(args.dirs, args.out, options)
     except ReportError as error:

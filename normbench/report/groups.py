@@ -1,28 +1,34 @@
 """Settings, seed groups and their summaries.
 
-A *setting* is everything a comparison holds fixed except the norm: experiment, model, data, batch size,
-optimizer and learning rate. A *group* is the seeds of one configuration (one group_hash): the only
-runs ever averaged. When one setting holds several configurations of one norm (something else was
-changed too), each keeps its own row, labelled `norm #hash`.
+A *setting* is a cell of a comparison set (decide.comparable): everything held fixed except the norm and the
+seed, i.e. the comparison set (experiment, model, data, what else differs in the run identity, batch size,
+optimizer) at one value of every tuned optimizer setting (learning rate, warm-up, ...). A *group* is the seeds
+of one configuration (one group_hash): the only runs ever averaged. When one setting holds several
+configurations of one norm (its own settings differ, or runs without identity.json differ in what the report
+cannot see), each keeps its own row, labelled `norm #hash`.
 """
 
 import numpy as np
 import pandas as pd
 
+from normbench.decide.comparable import CELL, add_comparison_columns
+from normbench.decide.selection import add_scores
+from normbench.decide.stats import LEVEL, t_half_width
 from normbench.report import stability
 from normbench.report.run_metrics import METRICS
-from normbench.decide.stats import LEVEL, t_half_width
 from normbench.rundir.contract import DIVERGED, FINISHED
 
-SETTING = ("experiment", "model_label", "data", "batch_size", "optimizer", "lr")
+SETTING = CELL
 GROUP = (*SETTING, "norm", "group_hash")
 
 
 def usable_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs that enter statistics, each labelled with its group and its variant (row label)."""
+    """The runs that enter statistics, each labelled with its comparison set's columns (decide.comparable), its
+    scores (decide.selection), its group and its variant (row label)."""
     usable = runs[runs["status"].isin(FINISHED)].copy()
     if usable.empty:
-        return usable.assign(group=pd.Series(dtype=str), variant=pd.Series(dtype=str))
+        return add_comparison_columns(usable).assign(group=pd.Series(dtype=str), variant=pd.Series(dtype=str))
+    usable = add_scores(add_comparison_columns(usable))
     usable["group"] = usable[list(GROUP)].astype(str).agg("|".join, axis=1)
     variants = usable.groupby([*SETTING, "norm"], dropna=False)["group_hash"].transform("nunique")
     usable["variant"] = np.where(variants > 1, usable["norm"] + " #" + usable["group_hash"].str[:6], usable["norm"])
@@ -48,6 +54,9 @@ def describe(values: dict, columns) -> str:
             continue  # named with the learning rate: "adam lr=0.01"
         elif column == "experiment":
             parts.append(f"experiment {value}")
+        elif column in ("context", "optim_rest", "optimizer_base"):
+            if value != "" and not (column == "optimizer_base" and "optimizer" in columns):
+                parts.append(str(value))
         else:
             parts.append(str(value))
     return " · ".join(parts)
@@ -73,9 +82,15 @@ def group_table(usable: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
     dispersion = grouped["final_test_acc"].agg(lambda acc: stability.seed_dispersion(acc))
     table["seed_std_test_acc"] = dispersion.str[0]
     table["seed_range_test_acc"] = dispersion.str[1]
-    table["rank"] = (table.groupby(list(SETTING), dropna=False)["final_test_acc_mean"]
+    table["rank"] = (table.groupby(list(SETTING), dropna=False)[f"{rank_metric(table)}_mean"]
                      .rank(ascending=False, method="min"))
     return table.reset_index().sort_values([*SETTING, "rank", "variant"], na_position="last", kind="stable")
+
+
+def rank_metric(table: pd.DataFrame) -> str:
+    """What the per-setting tables rank by: validation accuracy (diverged = 0), or test accuracy for old runs."""
+    column = "final_val_acc_or_0_mean"
+    return "final_val_acc_or_0" if column in table and table[column].notna().any() else "final_test_acc"
 
 
 def settings(table: pd.DataFrame):

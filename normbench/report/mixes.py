@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from normbench.report.groups import SETTING, describe
 from normbench.decide.stats import LEVEL, welch_contrast
+from normbench.report.groups import SETTING, describe
 from normbench.rundir.contract import mix_parts
 
 MIX_METRICS = ("final_test_acc", "early_train_loss", "final_train_loss", "loss_volatility")

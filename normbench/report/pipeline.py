@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from normbench.decide.equivalence import EQUIVALENCE_MARGIN
+from normbench.decide.window import WINDOW_TOLERANCE
 from normbench.report import render, sections
 from normbench.report.claims import evaluate_claims
 from normbench.report.discover import REPORT_MARKER
@@ -20,7 +22,7 @@ from normbench.report.groups import group_table, usable_runs
 from normbench.report.load import load_runs, steps_table
 from normbench.report.mixes import mix_comparisons
 from normbench.report.plots import Drawn, PlotData, Skip, all_figures
-from normbench.report.recommend import recommendations, recommendations_frame
+from normbench.report.recommend import choices_frame, recommendations, recommendations_frame
 from normbench.report.render import FIGURE_FORMATS, FORMATS
 from normbench.report.run_metrics import add_run_metrics
 from normbench.report.style import norm_colours
@@ -42,6 +44,8 @@ class Options:
     formats: tuple = FORMATS
     html: bool = True
     latex: bool = False  # also tables.tex: every table of the report in booktabs LaTeX
+    equivalence: float = EQUIVALENCE_MARGIN  # TOST margin on accuracy (a fraction: 0.01 = 1 pp)
+    window_tolerance: float = WINDOW_TOLERANCE  # trainable LR window: within this of the norm's best (fraction)
 
 
 @dataclass
@@ -72,7 +76,8 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
         usable = usable_runs(runs)
         groups = group_table(usable) if len(usable) else pd.DataFrame()
         claims = evaluate_claims(usable) if len(usable) else []
-        advice = recommendations(groups, usable) if len(usable) else []
+        advice = (recommendations(groups, usable, margin=options.equivalence, tolerance=options.window_tolerance)
+                  if len(usable) else [])
 
     out.mkdir(parents=True, exist_ok=True)
     earlier_report = (out / REPORT_MARKER).is_file()  # only then is figures/ ours to tidy
@@ -85,14 +90,16 @@ def build_report(roots=None, out=None, options: Options | None = None) -> Report
             _write(report, "groups.csv", groups.to_csv(index=False).encode())
         _write(report, "claims.csv", _claims_frame(claims).to_csv(index=False).encode())
         _write(report, "recommendations.csv", recommendations_frame(advice).to_csv(index=False).encode())
+        _write(report, "recommendation_choices.csv", choices_frame(advice).to_csv(index=False).encode())
     with clock("figures"):
-        _figures(report, usable, groups, loaded.curves, options)
+        _figures(report, usable, groups, loaded.curves, options, advice)
         if earlier_report:
             _remove_stale_figures(report)
     with clock("report.md, report.html"):
         generated_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         blocks = [*sections.title_section(), *sections.recommendation_section(report.recommendations),
                   *sections.header_section(roots, options, runs, generated_at),
+                  *sections.lr_stability_section(report.recommendations, options.window_tolerance),
                   *sections.claims_section(claims), *sections.mixes_section(mix_comparisons(usable)),
                   *sections.settings_section(groups, usable),
                   *sections.figures_section(report.figures, report.skipped), *sections.excluded_section(runs),
@@ -115,11 +122,12 @@ def _existing_dirs(roots) -> list[Path]:
     return roots
 
 
-def _figures(report: Report, usable: pd.DataFrame, groups: pd.DataFrame, curves: dict, options: Options) -> None:
+def _figures(report: Report, usable: pd.DataFrame, groups: pd.DataFrame, curves: dict, options: Options,
+             advice: list) -> None:
     if not len(usable):
         report.skipped.append(Skip("All figures", "no usable runs"))
         return
-    for item in all_figures(PlotData(usable, groups, curves, norm_colours(usable["norm"]), options.smooth)):
+    for item in all_figures(PlotData(usable, groups, curves, norm_colours(usable["norm"]), options.smooth, advice)):
         if isinstance(item, Drawn):
             report.figures.append(_save_figure(report, item, options.formats))
         else:

@@ -25,10 +25,16 @@ class Metric:
     # can reach past 100%; no accuracy can).
     low: float = 0.0
     high: float = math.inf
+    per_run: bool = True  # a column of every run (False: a value of a norm's whole grid, e.g. its LR window)
 
 
 METRICS = {metric.column: metric for metric in (
     Metric("final_test_acc", "final test acc (%)", "final test accuracy (%)", "higher", 100, 1, high=1.0),
+    Metric("final_val_acc", "final val acc (%)", "final validation accuracy (%)", "higher", 100, 1, high=1.0),
+    Metric("final_val_loss", "final val loss", "final validation loss (cross-entropy)", "lower"),
+    Metric("final_test_loss", "final test loss", "final test loss (cross-entropy)", "lower"),
+    Metric("final_val_acc_or_0", "val acc, diverged = 0 (%)", "final validation accuracy, diverged runs = 0 (%)",
+           "higher", 100, 1, high=1.0),
     Metric("final_train_loss", "final train loss", "final train loss (cross-entropy)", "lower"),
     Metric("early_train_loss", "train loss at 10%", "train loss at 10% of the budget (cross-entropy)", "lower"),
     Metric("loss_volatility", "loss volatility", "loss volatility: std of Δ log(train loss), last half", "lower"),
@@ -41,6 +47,8 @@ METRICS = {metric.column: metric for metric in (
     Metric("final_test_acc_or_0", "test acc, diverged = 0 (%)", "final test accuracy, diverged runs = 0 (%)",
            "higher", 100, 1, high=1.0),
     Metric("steps_per_s", "steps/s", "training speed (steps/s)", "higher"),
+    Metric("lr_window_high", "LR window's upper edge (decades)", "largest trainable learning rate (log10)", "higher",
+           low=-math.inf, per_run=False),
     Metric("probe_loss_variation", "probe: loss variation", "loss variation along the gradient (probe mean)",
            "lower"),
     Metric("probe_grad_predictiveness", "probe: grad. predictiveness",
@@ -49,8 +57,8 @@ METRICS = {metric.column: metric for metric in (
 )}
 
 # Columns of the per-setting tables, in order (those with no value in any run are left out).
-TABLE_METRICS = ("final_test_acc", "final_train_loss", "early_train_loss", "loss_volatility", "spike_rate",
-                 "grad_norm_cv", "gen_gap", "bn_eval_gap", "probe_loss_variation")
+TABLE_METRICS = ("final_val_acc", "final_val_loss", "final_test_acc", "final_train_loss", "early_train_loss",
+                 "loss_volatility", "spike_rate", "grad_norm_cv", "gen_gap", "bn_eval_gap", "probe_loss_variation")
 STABILITY_FIGURE_METRICS = ("loss_volatility", "spike_rate", "grad_norm_cv")
 PROBES = ("loss_variation", "grad_predictiveness", "beta_smoothness")
 
@@ -75,6 +83,7 @@ def run_metrics(record, curves: dict, spike_k: float, spike_window: int) -> dict
                                                 *curves.get("test_batch_stats/acc", _EMPTY)),
         # A diverged run produced no usable model: it scores 0 rather than vanishing from the mean.
         "final_test_acc_or_0": 0.0 if diverged else test_acc,
+        "final_val_acc_or_0": 0.0 if diverged else record.get("final_val_acc", math.nan),
     }
     for probe in PROBES:
         values[f"probe_{probe}"] = stability.mean_of(curves.get(f"probe/{probe}", _EMPTY)[1])
@@ -83,12 +92,13 @@ def run_metrics(record, curves: dict, spike_k: float, spike_window: int) -> dict
 
 def add_run_metrics(runs: pd.DataFrame, curves_by_run: dict, spike_k: float, spike_window: int) -> pd.DataFrame:
     """`runs` with the derived metric columns (NaN for runs that stay out of statistics)."""
-    needed = ["run_id", "status", "steps", "max_steps", "final_train_acc", "final_test_acc"]
+    needed = ["run_id", "status", "steps", "max_steps", "final_train_acc", "final_test_acc", "final_val_acc"]
     records = runs.loc[runs["run_id"].isin(curves_by_run.keys()), needed].to_dict("records")
     rows = {record["run_id"]: run_metrics(record, curves_by_run[record["run_id"]], spike_k, spike_window)
             for record in records}
     derived = pd.DataFrame.from_dict(rows, orient="index", dtype="float64")
-    derived = derived.reindex(columns=[column for column in METRICS if column not in runs.columns])
+    derived = derived.reindex(columns=[column for column, metric in METRICS.items()
+                                       if metric.per_run and column not in runs.columns])
     return runs.join(derived, on="run_id")
 
 

@@ -47,9 +47,22 @@ METRICS_HEADER = ",".join(METRICS_COLUMNS)
 TRAIN_SPLIT, LOSS_METRIC = "train", "loss"
 
 # --- summary.json ----------------------------------------------------------------------------------------
-FINAL_KEYS = ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc")
+# The validation split (normbench/data/validation.py): its metrics, on which runs are chosen (test metrics are only
+# reported), null where a run has none (data.val_fraction=0, and every run written before the split existed).
+VAL_SPLIT = "val"  # metrics.csv's split of the validation loss and accuracy, at every evaluation point
+FINAL_VAL_KEYS = ("final_val_loss", "final_val_acc")
+BEST_VAL_ACC = "best_val_acc"  # the highest validation accuracy at any evaluation point
+BEST_VAL_STEP = "best_val_step"  # its evaluation step, an integer (the first, if it was reached twice)
+VAL_METRIC_KEYS = (*FINAL_VAL_KEYS, BEST_VAL_ACC)  # the numbers a choice between runs may read
+FINAL_KEYS = ("final_train_loss", "final_train_acc", "final_test_loss", "final_test_acc", *FINAL_VAL_KEYS)
+RESULT_KEYS = (*FINAL_KEYS, BEST_VAL_ACC)  # the summary's final numbers: finite, or null
+# How a run's validation split was made: summary.json's val_fraction (as configured), val_seed (the split's own
+# seed, where carved), val_source (one of VAL_SOURCES) and val_size (examples held out).
+VAL_RECORD_KEYS = ("val_fraction", "val_seed", "val_source", "val_size")
+VAL_CARVED, VAL_SHIPPED, VAL_NONE = "carved", "shipped", "none"  # from the training data, the data set's own, none
+VAL_SOURCES = (VAL_CARVED, VAL_SHIPPED, VAL_NONE)
 # The summary's numbers an optimizing sweeper may be given as its objective (`objective=NAME`).
-SUMMARY_METRICS = (*FINAL_KEYS, "steps", "steps_per_s", "wall_time_s", "num_params")
+SUMMARY_METRICS = (*RESULT_KEYS, "steps", "steps_per_s", "wall_time_s", "num_params")
 # Keys every summary has a value for: the report refuses a summary without them.
 REQUIRED_SUMMARY_KEYS = ("status", "group_hash", "model", "norm", "data", "batch_size", "seed", "optimizer", "lr")
 # The hyperparameters logged to TensorBoard's HParams plugin (an event-only run is read back from them).

@@ -8,7 +8,8 @@ optimizer, trainer and probes, each with its own schema's keys only — plus bat
 and the identity version. So adding a field to another option, or a new option, changes no existing hash;
 changing a value the run uses does. Fields marked `execution_only` (where the cache lives, checkpoint
 cadence) are left out; fields marked `added_field` (added after version 2) are left out while they hold
-their default, so adding one leaves every run already on disk where it was. A data set read from the
+the value runs written before them had (their `legacy` value, else their default), so adding one leaves
+every run already on disk where it was. A data set read from the
 user's files adds `fingerprint` to its section (`DataConfig.fingerprint()`: a digest of the files'
 contents), so an edited file is never taken for a run already finished; the built-in data sets have none.
 """
@@ -20,7 +21,7 @@ from enum import Enum
 
 from omegaconf import DictConfig, OmegaConf
 
-from normbench.config.options import EXECUTION_ONLY, IDENTITY, UNLESS_DEFAULT
+from normbench.config.options import EXECUTION_ONLY, IDENTITY, LEGACY, UNLESS_DEFAULT, legacy_value
 from normbench.rundir.contract import (
     HPARAM_KEYS,
     IDENTITY_VERSION,
@@ -48,7 +49,7 @@ _MAX_NAME = 180
 
 def identity_dict(cfg: DictConfig, with_defaults: bool = False) -> dict:
     """What the run computes, as plain JSON-able values (Enums as their names). `with_defaults` keeps the
-    `added_field`s that hold their default (left out of the hash, but still a value the run used)."""
+    `added_field`s that hold their legacy value (left out of the hash, but still a value the run used)."""
     identity = {"identity_version": IDENTITY_VERSION}
     for section in IDENTITY_SECTIONS:
         identity[section] = _section_identity(cfg[section], with_defaults)
@@ -67,8 +68,8 @@ def _section_identity(node: DictConfig, with_defaults: bool = False) -> dict:
         return values
     for spec in dataclasses.fields(schema):
         marker = spec.metadata.get(IDENTITY)
-        at_default = not with_defaults and marker == UNLESS_DEFAULT and values.get(spec.name) == _default(spec)
-        if marker == EXECUTION_ONLY or at_default:
+        as_before = not with_defaults and marker == UNLESS_DEFAULT and values.get(spec.name) == _legacy(spec)
+        if marker == EXECUTION_ONLY or as_before:
             values.pop(spec.name, None)
     return values
 
@@ -80,9 +81,24 @@ def _data_fingerprint(node: DictConfig) -> str | None:
     return OmegaConf.to_object(node).fingerprint()
 
 
-def _default(spec: dataclasses.Field):
-    value = spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default
+def _legacy(spec: dataclasses.Field):
+    value = legacy_value(spec)
     return value.name if isinstance(value, Enum) else value  # as enum_to_str writes it
+
+
+def as_written_before(cfg: DictConfig) -> tuple[DictConfig, dict[str, tuple]]:
+    """`cfg` with every added field that declares a legacy value set to it, and the keys that changed (key: (the
+    value in `cfg`, the legacy value)): the same configuration as runs written before those fields held it."""
+    before, changed = cfg.copy(), {}
+    for section in IDENTITY_SECTIONS:
+        schema = OmegaConf.get_type(cfg[section])
+        if not dataclasses.is_dataclass(schema):
+            continue
+        for spec in dataclasses.fields(schema):
+            if LEGACY in spec.metadata and cfg[section][spec.name] != spec.metadata[LEGACY]:
+                changed[f"{section}.{spec.name}"] = (cfg[section][spec.name], spec.metadata[LEGACY])
+                before[section][spec.name] = spec.metadata[LEGACY]
+    return before, changed
 
 
 def config_hash(cfg: DictConfig) -> str:

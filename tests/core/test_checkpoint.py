@@ -64,6 +64,10 @@ def test_a_checkpoint_round_trips_tensors_optimizer_and_generators(make_cfg, tmp
     assert resumed["resumed_from_step"] == 10 and resumed["status"] == "completed"
     assert resumed["final_train_loss"] == straight["final_train_loss"]
     assert resumed["final_test_acc"] == straight["final_test_acc"]
+    # the best validation accuracy so far is part of the state: a resumed run names the same best step
+    assert state["best_val"]["best_val_step"] in (0, 10)
+    validation = ("final_val_loss", "final_val_acc", "best_val_acc", "best_val_step")
+    assert [resumed[key] for key in validation] == [straight[key] for key in validation]
     assert not (run_dir / CHECKPOINT).exists() and not (run_dir / CHECKPOINT_SIDECAR).exists()
 
 

@@ -9,7 +9,7 @@ from normbench.errors import ConfigError
 
 
 def test_mnist1d_is_the_published_dataset_and_is_cached(make_cfg, monkeypatch, tmp_path):
-    cfg = make_cfg("data=mnist1d", f"data.cache_dir={tmp_path}")
+    cfg = make_cfg("data=mnist1d", f"data.cache_dir={tmp_path}", "data.val_fraction=0")  # all it generates
     splits = load_data(cfg.data)
     assert splits.x_train.shape == (4000, 1, 40) and splits.x_test.shape == (1000, 1, 40)
     from mnist1d.data import get_dataset_args, make_dataset
@@ -23,7 +23,7 @@ def test_mnist1d_is_the_published_dataset_and_is_cached(make_cfg, monkeypatch, t
 
 
 def test_digits_split_is_fixed_and_scaled(make_cfg):
-    cfg = make_cfg("data=digits")
+    cfg = make_cfg("data=digits", "data.val_fraction=0")
     a, b = load_data(cfg.data), load_data(cfg.data)
     assert a.x_train.shape == (1437, 1, 8, 8) and a.x_test.shape == (360, 1, 8, 8)
     assert torch.equal(a.x_test, b.x_test)
@@ -32,7 +32,7 @@ def test_digits_split_is_fixed_and_scaled(make_cfg):
 
 
 def test_synthetic_is_gaussian_with_random_labels(make_cfg):
-    cfg = make_cfg("data=synthetic")
+    cfg = make_cfg("data=synthetic", "data.val_fraction=0")
     s = load_data(cfg.data)
     assert s.x_train.shape == (1000, 128) and s.x_test.shape == (200, 128)
     assert abs(float(s.x_train.mean())) < 0.02 and abs(float(s.x_train.std()) - 1) < 0.02

@@ -1,4 +1,6 @@
-from normbench.rundir.identity import config_hash, group_hash, run_name
+import pytest
+
+from normbench.rundir.identity import config_hash, group_hash, identity_dict, run_name
 
 
 def test_run_name_is_readable_and_independent_of_override_order(make_cfg):
@@ -74,9 +76,42 @@ def test_a_field_added_later_changes_no_hash_until_it_is_set(make_cfg, monkeypat
 def test_one_norm_in_every_layer_is_labelled_as_that_norm_without_moving_the_run(make_cfg):
     from normbench.rundir.identity import run_name, run_norm_label
 
-    cfg = make_cfg("model.layer_norms=[batch,batch]", "model.hidden=[8,8]")
+    cfg = make_cfg("model.layer_norms=[batch,batch]", "model.hidden=[8,8]", "data.val_fraction=0")
     mixed = make_cfg("model.layer_norms=[batch,layer]", "model.hidden=[8,8]")
     assert (run_norm_label(cfg), run_norm_label(mixed)) == ("batch", "batch+layer")
     # The directory name and the hash are those the per-layer config had before the label changed.
     assert run_name(cfg) == "mlp_batch+batch_mnist1d_bs100_adam-lr0.01_s0"
     assert config_hash(cfg) == "70459e277a97"
+
+
+# Hashes of these configurations computed by the code before data.val_fraction existed (runs trained on all their
+# training data): the same configurations at data.val_fraction=0 must keep them.
+HASHES_BEFORE_VALIDATION = {(): ("54e0580076c4", "44a8a01a52e6"),
+                            ("model=cnn", "norm=group"): ("309203e0aaaa", "46594fe63622"),
+                            ("data=digits", "model=mlp", "norm=layer"): ("224b4c600b98", "dea5cf3fb8b5")}
+
+
+@pytest.mark.parametrize("overrides", list(HASHES_BEFORE_VALIDATION))
+def test_a_field_with_a_legacy_value_keeps_old_hashes_there_and_makes_new_ones_at_its_default(make_cfg, overrides):
+    """`added_field(0.1, legacy=0.0)`: runs written before data.val_fraction trained on 100%, i.e. val_fraction=0;
+    they keep their hashes, and a run at the new default (90% of the data) is another computation: a new hash."""
+    legacy = make_cfg(*overrides, "data.val_fraction=0")
+    assert (config_hash(legacy), group_hash(legacy)) == HASHES_BEFORE_VALIDATION[overrides]
+    default, other = make_cfg(*overrides), make_cfg(*overrides, "data.val_fraction=0.2")
+    assert len({config_hash(legacy), config_hash(default), config_hash(other)}) == 3
+    assert identity_dict(default)["data"]["val_fraction"] == 0.1 and "val_fraction" not in identity_dict(legacy)["data"]
+    assert identity_dict(legacy, with_defaults=True)["data"]["val_fraction"] == 0.0  # still a value the run used
+
+
+def test_a_recorded_config_written_before_an_added_field_is_read_with_its_legacy_value(make_cfg):
+    """A run's .hydra/config.yaml without data.val_fraction (written before it existed) is typed with val_fraction=0,
+    not today's default 0.1, so its recomputed hash is the one it has always had."""
+    from omegaconf import OmegaConf
+
+    from normbench.config.typed import typed_config
+
+    recorded = OmegaConf.to_container(make_cfg("model=cnn", "norm=group"), resolve=True)
+    del recorded["data"]["val_fraction"]
+    typed = typed_config(recorded)
+    assert typed.data.val_fraction == 0.0
+    assert (config_hash(typed), group_hash(typed)) == HASHES_BEFORE_VALIDATION[("model=cnn", "norm=group")]

@@ -95,7 +95,7 @@ def test_epochs_set_the_budget(make_cfg, tmp_path):
     tiny_without_steps = [o for o in TINY if not o.startswith("trainer.max_steps=")]  # epochs and steps exclude each other
     cfg = make_cfg(*tiny_without_steps, "data=synthetic", "trainer.epochs=2", "batch_size=100")
     summary = run_experiment(cfg, tmp_path / "run")
-    assert summary["max_steps"] == 20 and summary["steps"] == 20  # 1000 samples // 100 × 2 epochs
+    assert summary["max_steps"] == 18 and summary["steps"] == 18  # (1000 - 100 validation) samples // 100 × 2 epochs
 
 
 def test_probes_are_logged_and_leave_training_untouched(make_cfg, tmp_path):
@@ -108,3 +108,69 @@ def test_probes_are_logged_and_leave_training_untouched(make_cfg, tmp_path):
     assert (probes.value >= 0).all() and (probes.query("metric == 'loss_variation'").value > 0).all()
     keep = lambda m: m.query("split != 'probe' and metric != 'samples_per_s'").reset_index(drop=True)  # noqa: E731
     pd.testing.assert_frame_equal(keep(plain_metrics), keep(probed_metrics))  # bit-for-bit identical training
+
+
+def test_a_default_run_logs_validation_metrics_at_every_evaluation_and_summarizes_them(make_cfg, tmp_path):
+    """Validation loss and accuracy beside test's at every evaluation point (metrics.csv and TensorBoard), and the
+    summary's final_val_loss, final_val_acc, best_val_acc (the highest logged) and best_val_step (its step)."""
+    summary, run_dir = _run(make_cfg, tmp_path, "model=cnn", "norm=batch", "batch_size=32", "data.num_train=400")
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    test_steps = metrics.query("split == 'test' and metric == 'acc'").step.tolist()
+    val_acc = metrics.query("split == 'val' and metric == 'acc'")
+    val_loss = metrics.query("split == 'val' and metric == 'loss'")
+    assert val_acc.step.tolist() == val_loss.step.tolist() == test_steps == [0, 20, 40]
+    assert summary["final_val_acc"] == val_acc.value.iloc[-1] and summary["final_val_loss"] == val_loss.value.iloc[-1]
+    assert summary["best_val_acc"] == val_acc.value.max()
+    assert summary["best_val_step"] in test_steps and isinstance(summary["best_val_step"], int)
+    assert val_acc.set_index("step").value[summary["best_val_step"]] == summary["best_val_acc"]
+    assert (summary["val_source"], summary["val_fraction"], summary["val_size"]) == ("carved", 0.1, 40)
+    assert isinstance(summary["val_seed"], int)
+    tags = EventAccumulator(str(run_dir), size_guidance={"scalars": 0}).Reload().Tags()["scalars"]
+    assert {"val/loss", "val/acc", "hparam/final_val_acc", "hparam/best_val_acc"} <= set(tags)
+
+
+def test_the_validation_split_is_the_same_examples_for_every_seed_and_none_at_zero(make_cfg, tmp_path):
+    a, _ = _run(make_cfg, tmp_path, "model=mlp", "seed=0", "data.num_train=400", name="a")
+    b, _ = _run(make_cfg, tmp_path, "model=mlp", "seed=1", "data.num_train=400", name="b")
+    assert a["val_seed"] == b["val_seed"] and a["val_size"] == b["val_size"] == 40
+    off, run_dir = _run(make_cfg, tmp_path, "model=mlp", "data.num_train=400", "data.val_fraction=0",
+                        "objective=final_test_acc", name="off")
+    assert (off["val_source"], off["val_size"], off["val_seed"]) == ("none", 0, None)
+    assert off["final_val_acc"] is None and off["best_val_acc"] is None and off["best_val_step"] is None
+    assert "val" not in set(pd.read_csv(run_dir / "metrics.csv").split)
+
+
+def test_the_default_objective_is_validation_accuracy_and_a_run_without_it_is_refused_before_training(make_cfg,
+                                                                                                       tmp_path):
+    """objective=final_val_acc (the default): an optimizing sweep chooses on validation data. A run that holds no
+    validation split out (data.val_fraction=0) cannot give it: refused at the config check, in one line, before
+    anything is built or written."""
+    from normbench.config.validate import validate
+    from normbench.errors import ConfigError
+
+    assert make_cfg().objective == "final_val_acc"
+    with pytest.raises(ConfigError) as refused:
+        _run(make_cfg, tmp_path, "data.val_fraction=0")
+    assert str(refused.value).startswith("objective=final_val_acc reads the validation split, but data.val_fraction=0")
+    assert "\n" not in str(refused.value) and not (tmp_path / "run").exists()
+    for metric in ("final_val_loss", "best_val_acc"):
+        with pytest.raises(ConfigError, match=f"objective={metric} reads the validation split"):
+            validate(make_cfg("data.val_fraction=0", f"objective={metric}"))
+    validate(make_cfg("data.val_fraction=0", "objective=final_test_acc"))  # chosen on the test set, as asked
+
+
+def test_a_run_at_the_new_default_is_not_taken_for_one_written_before_the_validation_split(make_cfg, tmp_path):
+    """A directory of a run on all its training data (as every run before data.val_fraction): a default run there is
+    another computation, refused in one line saying how to continue that study; the old run is left untouched."""
+    from normbench.errors import ConfigError
+
+    old, run_dir = _run(make_cfg, tmp_path, "data.val_fraction=0", "objective=final_test_acc")
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
+    with pytest.raises(ConfigError) as refused:
+        _run(make_cfg, tmp_path)
+    message = str(refused.value)
+    assert "\n" not in message and "before data.val_fraction existed" in message
+    assert "add data.val_fraction=0.0 objective=final_test_acc to continue that study" in message
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")} == before
+    again = _run(make_cfg, tmp_path, "data.val_fraction=0", "objective=final_test_acc")[0]
+    assert again["skipped"] and again["config_hash"] == old["config_hash"]

@@ -10,9 +10,12 @@ from normbench.data import load_data
 
 from . import make_files
 
+# What the files hold, all of it: the validation split carved from it is tested in test_validation_split.py.
+WHOLE = ("data.val_fraction=0", "objective=final_test_acc")
+
 
 def _load(make_cfg, *overrides):
-    options = validate(make_cfg(*overrides))
+    options = validate(make_cfg(*WHOLE, *overrides))
     return options.data, load_data(options.data)
 
 

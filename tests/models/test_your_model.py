@@ -13,8 +13,9 @@ from normbench.errors import ConfigError
 
 from .conftest import run_cli
 
-# Tiny, so ResNet-18 trains in about a second per run on two cores; lr 1e-3 so norm=none does not diverge.
-IMAGES = ["data=synthetic", "data.shape=[3,32,32]", "data.num_train=4", "data.num_test=4", "batch_size=4",
+# Tiny, so ResNet-18 trains in about a second per run on two cores; lr 1e-3 so norm=none does not diverge. Ten
+# training samples: one is held out as the validation split (data.val_fraction=0.1), nine train.
+IMAGES = ["data=synthetic", "data.shape=[3,32,32]", "data.num_train=10", "data.num_test=4", "batch_size=4",
           "trainer.max_steps=2", "trainer.eval_interval=2", "trainer.log_interval=1", "optim.lr=0.001",
           "progress=false"]
 SEQUENCES = [*IMAGES[:1], "data.shape=[2,16]", *IMAGES[2:]]

@@ -136,16 +136,19 @@ def test_small_batch_degradation_claim(tmp_path, make_run):
     assert result.verdict == "not covered" and "two batch sizes" in result.note
 
 
-def test_learning_rate_tolerance_claim_scores_diverged_runs_zero(tmp_path, make_run):
+def test_learning_rate_tolerance_claim_compares_the_trainable_windows(tmp_path, make_run):
     root = tmp_path / "results"
-    for lr in (0.01, 1.0):
-        _seeds(make_run, root, [{"test_acc": acc} for acc in (0.85, 0.86, 0.84)], norm="batch", lr=lr)
-    _seeds(make_run, root, [{"test_acc": acc} for acc in (0.80, 0.81, 0.79)], norm="none", lr=0.01)
+    for lr in (0.01, 1.0):  # batch trains at both: window 0.01 … 1
+        _seeds(make_run, root, [{"test_acc": acc, "final_val_acc": acc} for acc in (0.85, 0.86, 0.84)], norm="batch",
+               lr=lr)
+    # none trains at 0.01 only (diverged at 1): window 0.01 … 0.01
+    _seeds(make_run, root, [{"test_acc": acc, "final_val_acc": acc} for acc in (0.80, 0.81, 0.79)], norm="none",
+           lr=0.01)
     _seeds(make_run, root, [{"status": "diverged", "diverged_step": 20}] * 3, norm="none", lr=1.0)
     result = _verdicts(root)[("5", "mlp")]
     assert result.verdict == "supported"
-    assert result.estimate == pytest.approx(0.85)  # only the largest lr: 0.85 − 0 (all diverged)
-    assert len(result.comparisons) == 1
+    assert result.estimate == pytest.approx(2.0)  # log10(1) − log10(0.01) decades
+    assert len(result.comparisons) == 1 and "0.01 … 1, 2.0 decades vs 0.01 only" in result.comparisons[0].label
 
     single_lr = tmp_path / "single_lr"
     _seeds(make_run, single_lr, [{"test_acc": 0.85}, {"test_acc": 0.84}], norm="batch")

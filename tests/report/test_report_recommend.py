@@ -1,5 +1,5 @@
-"""The recommendation rule on run sets built so each answer is known: a clear winner, ties broken by stability
-and by cost, a tie left undecided, diverged seeds; and how tables show intervals and best values."""
+"""The recommendation rule on run sets built so each answer is known: a clear winner, ties broken by stability,
+speed never deciding, a tie left undecided, diverged seeds; and how tables show intervals and best values."""
 
 import numpy as np
 import pytest
@@ -68,17 +68,15 @@ def test_diverged_seeds_count_as_zero_and_lose_a_tie(tmp_path, make_run):
     assert (rec.decision, rec.norm, rec.decided_by) == (TIED, "layer", "stability: divergence share")
 
 
-def test_tie_broken_by_cost_then_left_undecided(tmp_path, make_run):
-    fast, even = tmp_path / "a", tmp_path / "b"
-    for root, speeds in ((fast, (500.0, 1000.0)), (even, (1000.0, 1000.0))):
-        for norm, speed in zip(("batch", "layer"), speeds):
+def test_speed_never_decides_even_rescaled_a_hundredfold(tmp_path, make_run):
+    # Tied on accuracy, equal on stability: steps/s measured under load (here 100× apart) must not pick one.
+    for name, factor in (("even", 1.0), ("slow", 0.01), ("fast", 100.0)):
+        for norm, speed in (("batch", 1000.0 * factor), ("layer", 1000.0)):
             for seed, (acc, jitter) in enumerate([(0.80, -5), (0.85, 0), (0.90, 5)]):
-                make_run(root, norm=norm, seed=seed, test_acc=acc, steps_per_s=speed + jitter)
-    [rec] = _recommend(fast)
-    assert (rec.decision, rec.norm, rec.decided_by) == (TIED, "layer", "cost: steps/s")
-    assert rec.statement == "no clear winner among batch, layer; tie-break by cost: steps/s: layer"
-    [rec] = _recommend(even)
-    assert (rec.decision, rec.decided_by) == (UNDECIDED, "")
+                make_run(tmp_path / name, norm=norm, seed=seed, test_acc=acc, steps_per_s=speed + jitter)
+    answers = {name: _recommend(tmp_path / name)[0] for name in ("even", "slow", "fast")}
+    assert {(rec.decision, rec.norm, rec.decided_by) for rec in answers.values()} == {(UNDECIDED, "batch", "")}
+    rec = answers["slow"]
     assert rec.statement.startswith("no clear winner among batch, layer; no tie-break separates them")
     frame = recommendations_frame([rec])
     assert frame.loc[0, "decision"] == UNDECIDED and frame.loc[0, "tied"] == "batch, layer"
@@ -107,7 +105,7 @@ def test_report_row_clips_the_pick_accuracy(tmp_path, make_run):
     _seeds(make_run, root, "layer", [0.20, 0.21, 0.22])
     [rec] = _recommend(root)
     row = sections.recommendation_row(rec)
-    assert row[1] == "batch" and row[3].endswith("100.0]†")
+    assert row[1] == "batch" and row[4].endswith("100.0]†")
 
 
 def test_best_value_marked_only_where_distinguishable():
@@ -142,17 +140,18 @@ def test_runs_written_with_a_per_layer_label_read_as_their_norm(tmp_path, make_r
 
 
 def test_tie_break_that_narrows_without_deciding_says_so():
-    from normbench.report.recommend import SCORE, Candidate, recommend
+    from normbench.decide.selection import VAL_SCORE as SCORE
+    from normbench.report.recommend import Candidate, recommend
 
     def candidate(name, accuracies, volatility):
         values = {SCORE: np.array(accuracies), "loss_volatility": np.array(volatility),
                   "steps_per_s": np.array([100.0, 101.0, 99.0])}
-        return Candidate(name, 3, 0, values, {})
+        return Candidate(name, 3, 0, values)
 
     rec = recommend({}, "setting", [candidate("batch", [0.80, 0.86, 0.92], [0.50, 0.51, 0.52]),
                                     candidate("layer", [0.80, 0.85, 0.90], [0.10, 0.11, 0.12]),
                                     candidate("group", [0.79, 0.84, 0.89], [0.10, 0.12, 0.11])])
     assert (rec.decision, rec.norm, rec.tied, rec.left) == (UNDECIDED, "layer", ["batch", "layer", "group"],
                                                              ["layer", "group"])
-    assert rec.statement == ("no clear winner among batch, layer, group; the tie-break (stability, then cost) leaves "
+    assert rec.statement == ("no clear winner among batch, layer, group; the tie-break (stability, then validation loss) leaves "
                              "layer, group and separates them no further (layer has the highest mean of them)")

@@ -6,7 +6,7 @@ from normbench.report.groups import SETTING, series_along
 
 
 def _settings(rows):
-    base = {"experiment": "e", "model_label": "cnn", "data": "mnist1d", "optimizer": "sgd"}
+    base = {"experiment": "e", "model_label": "cnn", "data": "mnist1d", "context": "", "optimizer": "sgd", "optim_rest": ""}
     return pd.DataFrame([{**base, **row} for row in rows])[list(SETTING)]
 
 

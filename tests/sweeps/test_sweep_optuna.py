@@ -39,9 +39,9 @@ def test_a_three_trial_optuna_search_over_the_learning_rate_finds_the_best_run(t
     study = tmp_path / "results" / "search"
     runs = summaries(study)
     assert len(runs) == 3 and all(run["status"] == "completed" for run in runs.values())
-    best = max(runs.values(), key=lambda run: run["final_test_acc"])
+    best = max(runs.values(), key=lambda run: run["final_val_acc"])
     result = yaml.safe_load((study / "optimization_results.yaml").read_text())
-    assert result["best_value"] == best["final_test_acc"]
+    assert result["best_value"] == best["final_val_acc"]
     assert result["best_params"]["optim.lr"] == pytest.approx(best["lr"])
     assert "completed" in out.stdout  # the sweep's tally still reads the runs' statuses
 
@@ -61,7 +61,8 @@ def test_a_sweeper_minimizing_what_the_runs_maximize_is_refused_before_any_run(t
 def test_an_unknown_objective_is_refused_in_one_line_naming_the_allowed_ones():
     problem = command_line_error(["objective=test_acc"])
     assert problem == ("objective=test_acc is not a summary metric; choose one of: final_train_loss, final_train_acc, "
-                       "final_test_loss, final_test_acc, steps, steps_per_s, wall_time_s, num_params")
+                       "final_test_loss, final_test_acc, final_val_loss, final_val_acc, best_val_acc, steps, "
+                       "steps_per_s, wall_time_s, num_params")
     assert command_line_error(["objective_direction=up"]).startswith("objective_direction=up is not allowed")
     assert command_line_error(["objective=final_test_loss", "objective_direction=minimize"]) is None
 
@@ -74,3 +75,15 @@ def test_a_run_that_did_not_complete_is_the_worst_for_either_direction(status):
     completed = {**summary, "status": "completed"}
     assert objective_value(completed, "final_test_acc", "maximize") == 0.9
     assert objective_value({**completed, "final_test_acc": None}, "final_test_acc", "maximize") == -math.inf
+
+
+def test_the_default_objective_reads_no_test_metric():
+    """Chosen on validation data: every test metric of a completed run perturbed, the objective is the same."""
+    from normbench.config.schema import Config
+
+    summary = {"status": "completed", "final_val_acc": 0.7, "final_val_loss": 0.9, "best_val_acc": 0.75,
+               "final_test_acc": 0.8, "final_test_loss": 0.5}
+    perturbed = {**summary, "final_test_acc": 0.1, "final_test_loss": 9.0}
+    assert Config.objective == "final_val_acc"
+    assert objective_value(summary, Config.objective, "maximize") == objective_value(perturbed, Config.objective,
+                                                                                     "maximize") == 0.7

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from normbench.report.load import load_runs
 from normbench.rundir.migrate import LEGACY_CONFIG, migrate_tree
@@ -19,10 +20,37 @@ UPGRADE = ["experiment=upgrade", "data=synthetic", "model=mlp"]
 MODELS = ["experiment=models", "data=digits", "device=cpu"]  # the fixtures are CPU runs: same numbers on a CPU
 
 
+# The identities today's code gives the fixtures' runs (identity version 2), computed before data.val_fraction
+# existed: a recorded config without the key is read at its legacy value (0: all training data), so they stay.
+MIGRATED_HASHES = {
+    "models/cnn_batch_digits_bs50_adam-lr0.01_s0": "954cb7dec8bb", "models/cnn_layer_digits_bs50_adam-lr0.01_s0":
+    "bb991c7c9e19", "models/mlp_batch_digits_bs50_adam-lr0.01_s0": "3e12ce29d643",
+    "models/mlp_layer_digits_bs50_adam-lr0.01_s0": "a54164aa8124", "models/rnn-gru_batch_digits_bs50_adam-lr0.01_s0":
+    "64e69136b00b", "models/rnn-gru_layer_digits_bs50_adam-lr0.01_s0": "1ef634f6e57f",
+    "upgrade/mlp_batch_synthetic_bs50_adam-lr0.01_s0": "99ee55ede0df", "upgrade/mlp_batch_synthetic_bs50_adam-lr0.01_s1":
+    "a17e703b242e", "upgrade/mlp_layer_synthetic_bs50_adam-lr0.01_s0": "91856ef8fe11",
+    "upgrade/mlp_layer_synthetic_bs50_adam-lr0.01_s1": "ec69558a45ff"}
+
+
 @pytest.fixture
 def legacy(tmp_path):
+    """The fixtures, their studies continued as they were made: on all the training data (data.val_fraction=0,
+    so chosen on the test set: objective=final_test_acc)."""
     shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+    for experiment in (tmp_path / "conf" / "experiment").glob("*.yaml"):
+        study = yaml.safe_load(experiment.read_text())
+        study.setdefault("data", {})["val_fraction"] = 0
+        study["objective"] = "final_test_acc"
+        experiment.write_text("# @package _global_\n" + yaml.safe_dump(study))
     return tmp_path / "results", tmp_path / "conf"
+
+
+def test_runs_written_before_the_validation_split_keep_the_identity_they_had(legacy):
+    results, _ = legacy
+    migrate_tree(results)
+    hashes = {f"{study.name}/{name}": s["config_hash"] for study in (results / "models", results / "upgrade")
+              for name, s in summaries(study).items()}
+    assert hashes == MIGRATED_HASHES
 
 
 def _sweep(results, conf, *args):

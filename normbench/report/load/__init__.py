@@ -9,6 +9,7 @@ Modules, one job each:
   record         a run's record, the reader's own statuses, UnreadableRun
   run_dir        one directory -> its record and curves, by what it holds
   summary_file   summary.json, checked against the contract
+  identity_file  identity.json, flattened for the comparison sets
   metrics_files  metrics.csv, one file or hundreds parsed together
   coverage       a finished run's train loss covers every step it trained, once
   curves         long rows -> one ascending curve per split/metric

@@ -3,9 +3,10 @@ metrics.csv (still running, or killed), or only event files (read as a run of it
 
 from normbench.report.discover import RunDir
 from normbench.report.load.event_runs import event_curves, read_events_only
+from normbench.report.load.identity_file import read_identity
 from normbench.report.load.record import INCOMPLETE, UNREADABLE, Curves, UnreadableRun, new_record
 from normbench.report.load.summary_file import read_summary, summary_columns
-from normbench.rundir.contract import FAILED, METRICS, SUMMARY
+from normbench.rundir.contract import FAILED, IDENTITY, METRICS, SUMMARY
 
 READ_CSV = object()  # read_run's answer for "curves in metrics.csv, read later with all the others"
 
@@ -29,6 +30,7 @@ def read_run(run: RunDir, run_id: str) -> tuple[dict, Curves | None]:
 def _read_with_summary(run: RunDir, record: dict) -> tuple[dict, Curves | None]:
     summary = read_summary(run.path / SUMMARY)
     record.update(summary_columns(summary))
+    record["identity"] = read_identity(run.path / IDENTITY)
     if record["status"] == FAILED:
         record["reason"] = f"failed: {summary.get('error') or 'no error message recorded'}"
         return record, None

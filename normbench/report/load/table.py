@@ -2,13 +2,17 @@
 
 import pandas as pd
 
-from normbench.rundir.contract import FINAL_KEYS, comparison_norm_label
+from normbench.rundir.contract import BEST_VAL_STEP, RESULT_KEYS, comparison_norm_label
 
+# RESULT_KEYS: the final train/test/validation metrics and best_val_acc; a run without a validation split (and every
+# run written before it existed: an "old run", which the report reads by the old rule) has them null.
 RUN_COLUMNS = ("run_id", "path", "status", "reason", "note", "source", "loss_resolution", "experiment", "model",
                "model_cell", "model_label", "norm", "data", "batch_size", "optimizer", "lr", "seed", "group_hash",
-               "config_hash", "steps", "max_steps", "diverged_step", "steps_per_s", *FINAL_KEYS)
-INTEGER_COLUMNS = ("batch_size", "seed", "steps", "max_steps", "diverged_step")
-FLOAT_COLUMNS = ("lr", "steps_per_s", *FINAL_KEYS)
+               "config_hash", "steps", "max_steps", "diverged_step", "steps_per_s", *RESULT_KEYS, BEST_VAL_STEP,
+               "val_fraction", "val_source",
+               "identity")  # identity.json's identity, flattened (decide.comparable), as JSON text; None without it
+INTEGER_COLUMNS = ("batch_size", "seed", "steps", "max_steps", "diverged_step", BEST_VAL_STEP)
+FLOAT_COLUMNS = ("lr", "steps_per_s", "val_fraction", *RESULT_KEYS)
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:

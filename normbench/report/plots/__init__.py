@@ -13,20 +13,22 @@ Modules:
   accuracy_figures  (c), (d) final test accuracy against batch size and learning rate
   heatmap           (f) final test accuracy, norm × batch size (or model)
   warmup_figure     (g) final test accuracy against learning rate, with and without warm-up (claim 7)
+  lr_tuning_figures (h) validation accuracy against learning rate per norm, (i) expected best after k trials
 """
 
 from normbench.report.plots.accuracy_figures import accuracy_vs_batch_size, accuracy_vs_lr
 from normbench.report.plots.curve_figures import loss_curve_figures, probe_figures
 from normbench.report.plots.data import Drawn, PlotData, Skip
 from normbench.report.plots.heatmap import accuracy_heatmap
+from normbench.report.plots.lr_tuning_figures import accuracy_vs_lr_per_norm, expected_best_after_k
 from normbench.report.plots.stability_figure import stability_figure
 from normbench.report.plots.warmup_figure import warmup_figure
 
 __all__ = ["Drawn", "PlotData", "Skip", "all_figures"]
 
 # The report's reading order.
-BUILDERS = (loss_curve_figures, stability_figure, accuracy_vs_batch_size, accuracy_vs_lr, probe_figures,
-            accuracy_heatmap, warmup_figure)
+BUILDERS = (accuracy_vs_lr_per_norm, expected_best_after_k, loss_curve_figures, stability_figure,
+            accuracy_vs_batch_size, accuracy_vs_lr, probe_figures, accuracy_heatmap, warmup_figure)
 
 
 def all_figures(data: PlotData) -> list:

@@ -6,8 +6,8 @@ drawn train-loss curves only, never a number.
 
 import numpy as np
 
-from normbench.report.plots.data import PlotData
 from normbench.decide.stats import align_curves, ema, mean_band
+from normbench.report.plots.data import PlotData
 
 MAX_POINTS = 400  # points drawn per curve (display only; every number uses all points)
 

@@ -1,6 +1,6 @@
 """What every figure is drawn from (PlotData), and what a figure builder returns: a Drawn figure, or a Skip."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -15,6 +15,7 @@ class PlotData:
     curves: dict  # run_id -> {"split/metric": (steps, values)}
     colours: dict  # norm -> colour, one map for the whole report
     smooth: float = 0.0  # TensorBoard smoothing weight for the drawn train-loss curves
+    recommendations: list = field(default_factory=list)  # decide.recommend.Recommendation per comparison set
 
     def __post_init__(self):
         self.run_ids = self.usable.groupby("group")["run_id"].agg(list).to_dict()
