@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as scipy_stats
 
+from normbench.decide.equivalence import ALPHA, EQUIVALENCE_MARGIN, equivalent
 from normbench.decide.stats import LEVEL, Contrast, mean_ci, welch_contrast
 
-EQUIVALENCE_PP = 1.0
-ALPHA = 1 - LEVEL  # 0.05: the TOST interval is the (1 - 2 ALPHA) = 90 % one
+EQUIVALENCE_PP = 100 * EQUIVALENCE_MARGIN  # the report's margin (a fraction of accuracy) in the race's unit, pp
 MAX_LEADERS = 3
 DECIDED, EQUIVALENT, CONTINUE, UNDECIDED, ONLY, NONE = "decided", "equivalent", "continue", "undecided", "only", "none"
 WORSE, SAME, OPEN = "worse", "equivalent", "in contention"
@@ -59,10 +59,10 @@ def _difference(leader: np.ndarray, other: np.ndarray, equivalence: float) -> tu
         nothing = Contrast(float(leader.mean() - other.mean()), math.nan, math.nan, math.nan)
         return nothing, nothing, OPEN
     interval = welch_contrast([(leader, 1.0), (other, -1.0)], LEVEL)
-    tost = welch_contrast([(leader, 1.0), (other, -1.0)], 1 - 2 * ALPHA)
+    tost = welch_contrast([(leader, 1.0), (other, -1.0)], 1 - 2 * ALPHA)  # shown; equivalence.py decides
     if interval.low > 0:
         verdict = WORSE
-    elif -equivalence < tost.low and tost.high < equivalence:
+    elif equivalent(leader, other, margin=equivalence):
         verdict = SAME
     else:
         verdict = OPEN

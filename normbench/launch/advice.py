@@ -8,6 +8,7 @@ from normbench.decide import budget as budgets
 from normbench.decide import racing
 from normbench.decide.answer import Context, format_lr, sentences
 from normbench.decide.racing import summary as seed_summary
+from normbench.decide.window import WINDOW_TOLERANCE, lr_window
 from normbench.launch.protocol import CONFIRM_SEED0, PROTOCOL_VERSION, SCORE
 from normbench.rundir.contract import DIVERGED, FINISHED
 
@@ -37,6 +38,20 @@ def _search_divergence(advisor, norm: str) -> tuple[int, int]:
     return sum(1 for score in scores if score is None), len(scores)
 
 
+def search_window(advisor, norm: str):
+    """The norm's trainable LR window over the search's first rung (every lr of the grid, one seed, the rung's
+    steps; normbench.decide.window's rule in pp), or None without a search."""
+    rungs = advisor.search.get(norm)
+    if not rungs:
+        return None
+    first = rungs[0]
+    lrs = sorted(first.arms)
+    means = [0.0 if first.scores[lr] is None else first.scores[lr] for lr in lrs]
+    diverged = [int(first.scores[lr] is None) for lr in lrs]
+    window = lr_window(lrs, means, diverged, tolerance=100 * WINDOW_TOLERANCE)
+    return window if math.isfinite(window.low) else None
+
+
 def _pp(values) -> dict:
     mean, half_width, n = seed_summary(values)
     return {"mean": mean, "half_width": half_width, "n": n}
@@ -59,7 +74,10 @@ def table_rows(advisor, outcome: racing.RaceOutcome) -> list[dict]:
         val = [None if run["status"] == DIVERGED else 100.0 * run[SCORE] for run in runs]
         test = [None if run["status"] == DIVERGED else 100.0 * run["final_test_acc"] for run in runs]
         speeds = [run["steps_per_s"] for run in runs if run.get("steps_per_s")]
+        window = search_window(advisor, norm)
         rows.append({"norm": norm, "lr": advisor.chosen.get(norm), "val_acc": _pp(val), "test_acc": _pp(test),
+                     "lr_window": [window.low, window.high] if window else None,
+                     "lr_window_decades": window.decades if window else None,
                      "seeds": len(runs), "diverged_seeds": sum(run["status"] == DIVERGED for run in runs),
                      "search_diverged": search_diverged, "search_runs": search_runs,
                      "steps_per_s": sum(speeds) / len(speeds) if speeds else None,
@@ -77,7 +95,8 @@ def advice_record(advisor, outcome: racing.RaceOutcome) -> dict:
     if outcome.kind == racing.UNDECIDED and outcome.extra_seeds is not None:
         seconds = budgets.extra_seconds(outcome.extra_seeds, len(outcome.leaders), plan.full_steps, plan.speed)
         extra = budgets.format_minutes(seconds)
-    context = Context(dict(advisor.chosen), seeds, {}, dict(advisor.dropped), q.equivalence, extra)
+    windows = {row["norm"]: tuple(row["lr_window"]) for row in rows if row["lr_window"]}
+    context = Context(dict(advisor.chosen), seeds, windows, dict(advisor.dropped), q.equivalence, extra)
     race = {**asdict(outcome), "extra_budget": extra}
     search = {norm: [asdict(rung) for rung in rungs] for norm, rungs in advisor.search.items()}
     return _clean({
@@ -108,14 +127,22 @@ def _acc(cell: dict) -> str:
     return f"{cell['mean']:.1f}{interval}"
 
 
+def _window_text(row: dict) -> str:
+    if not row["lr_window"]:
+        return "—"
+    low, high = row["lr_window"]
+    return f"{format_lr(low)}…{format_lr(high)} ({row['lr_window_decades']:.1f} dec)"
+
+
 def table_text(record: dict) -> str:
-    """The per-norm table: chosen lr, validation (chooses) and test (shown) accuracy with 95 % intervals, seeds,
-    divergence in the search and at the chosen lr, steps/s, and where the norm stands."""
-    header = ("norm", "lr", "val acc %", "test acc %", "seeds", "diverged (search, chosen lr)", "steps/s", "")
+    """The per-norm table: chosen lr, validation (chooses) and test (shown) accuracy with 95 % intervals, seeds, the
+    LR window, divergence in the search and at the chosen lr, steps/s, and where the norm stands."""
+    header = ("norm", "lr", "val acc %", "test acc %", "seeds", "LR window (search rung 1)",
+              "diverged (search, chosen lr)", "steps/s", "")
     lines = [header]
     for row in record["table"]:
         lines.append((row["norm"], format_lr(row["lr"]) if row["lr"] is not None else "—", _acc(row["val_acc"]),
-                      _acc(row["test_acc"]), str(row["seeds"]),
+                      _acc(row["test_acc"]), str(row["seeds"]), _window_text(row),
                       f"{row['search_diverged']}/{row['search_runs']}, {row['diverged_seeds']}/{row['seeds']}",
                       f"{row['steps_per_s']:.0f}" if row["steps_per_s"] else "—", row["verdict"]))
     widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
