@@ -166,8 +166,21 @@ def run_sweep(arguments: list[str]):
         status = exit_.code if isinstance(exit_.code, int) else 1
     finally:
         sys.argv = saved
+        _release_joblib_workers()
     after = tally.last_tally()
     return status, (after if after is not before else None)
+
+
+def _release_joblib_workers() -> None:
+    """Stop launcher=local's worker processes after a sweep. joblib keeps them for the next Parallel call, and a
+    worker keeps the environment it started with: the ledger of the sweep that started it (normbench.launch.tally),
+    so a second sweep in this process would record its jobs in the first one's ledger. (joblib's own recipe for
+    releasing them: get_reusable_executor().shutdown.)"""
+    if "joblib" not in sys.modules:
+        return
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
 
 
 def run_dirs(tally) -> list[Path]:
