@@ -52,12 +52,17 @@ class Question:
     equivalence: float
     budget: budgets.Budget
 
-    def key(self) -> str:
-        return digest({"fixed": sorted(self.fixed), "batch_size": self.batch_size, "norms": list(self.norms),
-                       "grid": list(self.grid), "budget": self.budget.text, "protocol": PROTOCOL_VERSION})
+    def key(self, budget: bool = True) -> str:
+        question = {"fixed": sorted(self.fixed), "batch_size": self.batch_size, "norms": list(self.norms),
+                    "grid": list(self.grid), "protocol": PROTOCOL_VERSION}
+        return digest({**question, "budget": self.budget.text} if budget else question)
 
     def state_path(self) -> Path:
         return self.sweep_dir / STATE_DIR / f"{self.key()}.json"
+
+    def speed_path(self) -> Path:
+        """The measured speed, shared by every budget of the question (the measuring runs are the same)."""
+        return self.sweep_dir / STATE_DIR / f"speed-{self.key(budget=False)}.json"
 
 
 def split_own(overrides: list[str]) -> tuple[list[str], dict]:
@@ -169,6 +174,15 @@ class State:
                                  "race_rounds": self.race_rounds, "closed": self.closed})
 
 
+def _read_speed(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+        budgets.Speed(**data)  # the fields a Speed has, or none at all
+        return data
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def prior_speed(model: str, parallel: int) -> budgets.Speed:
     """Before anything ran: the ETA machinery's prior steps/s for the model (one core, batch 100)."""
     from normbench.launch.eta import DEFAULT_PRIOR, STEPS_PER_S_PRIOR
@@ -176,18 +190,21 @@ def prior_speed(model: str, parallel: int) -> budgets.Speed:
     return budgets.Speed(1.0 / STEPS_PER_S_PRIOR.get(model, DEFAULT_PRIOR), 5.0, parallel, measured=False)
 
 
-def measured_speed(summaries: list[dict], sweep_seconds: float | None, parallel: int) -> budgets.Speed | None:
-    """From the measuring runs: the mean seconds per step over the norms, and a run's fixed cost (the sweep's
-    wall time per wave beyond its steps when it trained now, else the runs' own wall time beyond their steps)."""
+def measured_speed(summaries: list[dict], sweep_seconds: float, parallel: int,
+                   trained_now: bool) -> budgets.Speed | None:
+    """From the measuring runs: the mean seconds per step over the norms, and a run's fixed cost: the sweep's wall
+    time per wave of parallel runs beyond their steps. When the runs were found on disk (skipped), that sweep cost
+    only its own start-up, and the runs' recorded wall time beyond their steps is added to it."""
     timed = [s for s in summaries if s.get("steps_per_s") and s.get("steps")]
     if not timed:
         return None
     per_step = sum(1.0 / s["steps_per_s"] for s in timed) / len(timed)
     steps = max(s["steps"] for s in timed)
-    if sweep_seconds is not None:
-        per_run = sweep_seconds / math.ceil(len(summaries) / parallel) - steps * per_step
+    per_wave = sweep_seconds / math.ceil(len(summaries) / parallel)
+    if trained_now:
+        per_run = per_wave - steps * per_step
     else:
-        per_run = sum(float(s.get("wall_time_s") or 0.0) for s in timed) / len(timed) - steps * per_step
+        per_run = per_wave + sum(float(s.get("wall_time_s") or 0.0) for s in timed) / len(timed) - steps * per_step
     return budgets.Speed(per_step, max(0.0, per_run), parallel, measured=True)
 
 
@@ -234,6 +251,8 @@ class Advisor:
         self.q, self.out = q, out
         self.runs = Runs()
         self.state = State.read(q.state_path())
+        if self.state.speed is None:  # measured for another budget of the same question
+            self.state.speed = _read_speed(q.speed_path())
         self.started = time.time()
         self.plan: budgets.Plan | None = None
         self.search: dict = {}  # norm -> [halving.Rung]
@@ -315,10 +334,12 @@ class Advisor:
         trained_now = any(record["status"] not in ("skipped", "invalid") for record in tally.records)
         summaries = [s for norm in q.norms if (s := self.runs.summary(norm, middle, budgets.MEASURE_STEPS,
                                                                       SEARCH_SEED))]
-        speed = measured_speed(summaries, time.time() - started if trained_now else None, q.parallel)
+        speed = measured_speed(summaries, time.time() - started, q.parallel, trained_now)
         if speed is None:
             raise ConfigError("no measuring run reported its speed: see the failures above")
         self.state.speed = speed.__dict__
+        q.speed_path().parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(q.speed_path(), self.state.speed)
         self.save()
         return speed
 

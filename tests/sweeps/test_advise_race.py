@@ -117,9 +117,10 @@ def test_a_rerun_replays_the_race_rounds_it_started_then_asks_the_budget(tmp_pat
 def test_the_speed_is_measured_from_the_measuring_runs():
     runs = [{"steps": 30, "steps_per_s": 100.0, "wall_time_s": 2.0}, {"steps": 30, "steps_per_s": 50.0,
                                                                        "wall_time_s": 3.0}]
-    speed = protocol.measured_speed(runs, sweep_seconds=10.0, parallel=2)
+    speed = protocol.measured_speed(runs, sweep_seconds=10.0, parallel=2, trained_now=True)
     assert speed.seconds_per_step == (0.01 + 0.02) / 2 and speed.measured and speed.parallel == 2
     assert abs(speed.seconds_per_run - (10.0 - 30 * 0.015)) < 1e-9  # one wave of two runs took 10 s
-    skipped = protocol.measured_speed(runs, sweep_seconds=None, parallel=2)  # found on disk: their own wall time
-    assert abs(skipped.seconds_per_run - (2.5 - 30 * 0.015)) < 1e-9
-    assert protocol.measured_speed([{"steps": 30, "steps_per_s": None}], 5.0, 1) is None
+    # Found on disk: the (skipping) sweep's own start-up plus the runs' recorded time beyond their steps.
+    skipped = protocol.measured_speed(runs, sweep_seconds=4.0, parallel=2, trained_now=False)
+    assert abs(skipped.seconds_per_run - (4.0 + 2.5 - 30 * 0.015)) < 1e-9
+    assert protocol.measured_speed([{"steps": 30, "steps_per_s": None}], 5.0, 1, True) is None
