@@ -45,6 +45,25 @@ class Context:
     dropped: dict = field(default_factory=dict)  # norm -> why the search dropped it
     equivalence: float = racing.EQUIVALENCE_PP
     extra_budget: str | None = None  # e.g. "12 min": the budget that would likely decide an undecided race
+    grid: tuple = ()  # the learning rates searched
+
+
+def format_window(low: float, high: float) -> str:
+    """`1e-3…1e-2`, or `3e-2 only` for a window of one grid point."""
+    return f"{format_lr(low)} only" if low == high else f"{format_lr(low)}…{format_lr(high)}"
+
+
+def _edge_sentence(context: Context, norms) -> str | None:
+    """A chosen lr at an end of the grid: the norm's best may lie outside the range searched."""
+    grid = context.grid
+    if len(grid) < 2:
+        return None
+    edge = [norm for norm in norms if norm in context.lrs and context.lrs[norm] in (min(grid), max(grid))]
+    if not edge:
+        return None
+    chosen = ", ".join(f"{norm} {format_lr(context.lrs[norm])}" for norm in edge)
+    return (f"At an end of the range searched ({format_window(min(grid), max(grid))}): {chosen}; the best lr may lie "
+            "beyond it (widen advise.lr_range).")
 
 
 def _window_sentence(leader: str, other: str, context: Context) -> str | None:
@@ -55,8 +74,7 @@ def _window_sentence(leader: str, other: str, context: Context) -> str | None:
     (low_a, high_a), (low_b, high_b) = windows[leader], windows[other]
     if math.log10(high_b / low_b) <= math.log10(high_a / low_a):
         return None
-    return (f"{other} trains in a wider LR window ({format_lr(low_b)}…{format_lr(high_b)} vs "
-            f"{format_lr(low_a)}…{format_lr(high_a)}).")
+    return f"{other} trains in a wider LR window ({format_window(low_b, high_b)} vs {format_window(low_a, high_a)})."
 
 
 def _worse_sentence(outcome: racing.RaceOutcome, skip=()) -> str | None:
@@ -104,6 +122,10 @@ def sentences(outcome: racing.RaceOutcome, context: Context) -> list[str]:
             more = "more seeds are unlikely to decide it at this gap: for practical purposes they tie."
         lines.append(f"Undecided after the budget: {leader} leads {leads}; {more}")
         lines += filter(None, [_worse_sentence(outcome)])
+    # The norms the answer turns on: the leader, the closest, and any not shown worse.
+    named = [outcome.leader, *(item.norm for index, item in enumerate(outcome.comparisons)
+                               if index == 0 or item.verdict != racing.WORSE)]
+    lines += filter(None, [_edge_sentence(context, [norm for norm in named if norm])])
     if outcome.diverged:
         lines.append(f"{_names(outcome.diverged)} diverged on every seed at the chosen learning rate.")
     lines += filter(None, [_dropped_sentence(context)])

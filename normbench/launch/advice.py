@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from normbench.decide import budget as budgets
 from normbench.decide import racing
-from normbench.decide.answer import Context, format_lr, sentences
+from normbench.decide.answer import Context, format_lr, format_window, sentences
 from normbench.decide.racing import summary as seed_summary
 from normbench.decide.window import WINDOW_TOLERANCE, lr_window
 from normbench.launch.protocol import CONFIRM_SEED0, PROTOCOL_VERSION, SCORE
@@ -96,7 +96,7 @@ def advice_record(advisor, outcome: racing.RaceOutcome) -> dict:
         seconds = budgets.extra_seconds(outcome.extra_seeds, len(outcome.leaders), plan.full_steps, plan.speed)
         extra = budgets.format_minutes(seconds)
     windows = {row["norm"]: tuple(row["lr_window"]) for row in rows if row["lr_window"]}
-    context = Context(dict(advisor.chosen), seeds, windows, dict(advisor.dropped), q.equivalence, extra)
+    context = Context(dict(advisor.chosen), seeds, windows, dict(advisor.dropped), q.equivalence, extra, q.grid)
     race = {**asdict(outcome), "extra_budget": extra}
     search = {norm: [asdict(rung) for rung in rungs] for norm, rungs in advisor.search.items()}
     return _clean({
@@ -130,8 +130,7 @@ def _acc(cell: dict) -> str:
 def _window_text(row: dict) -> str:
     if not row["lr_window"]:
         return "—"
-    low, high = row["lr_window"]
-    return f"{format_lr(low)}…{format_lr(high)} ({row['lr_window_decades']:.1f} dec)"
+    return f"{format_window(*row['lr_window'])} ({row['lr_window_decades']:.1f} dec)"
 
 
 def table_text(record: dict) -> str:

@@ -50,3 +50,16 @@ def test_no_norm_and_one_norm_and_the_search_drops():
     only = sentences(racing.race({"layer": [70.0, 71.0, 72.0], "batch": [None, None, None]}), Context(LRS, SEEDS))
     assert only == ["Use layer (lr 3e-3): the only norm left to compare, 71.0 % validation accuracy over 5 seeds.",
                     "batch diverged on every seed at the chosen learning rate."]
+
+
+def test_a_window_of_one_point_and_a_chosen_lr_at_the_end_of_the_grid():
+    outcome = racing.race({"layer": [90.0, 91.0, 92.0, 90.5, 91.5], "batch": [86.0, 87.0, 87.5, 86.5, 87.0]})
+    lrs = {"layer": 3e-2, "batch": 1e-3}
+    windows = {"layer": (3e-2, 3e-2), "batch": (1e-3, 1e-2)}
+    grid = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+    lines = sentences(outcome, Context(lrs, SEEDS, windows, grid=grid))
+    assert lines[1] == "batch trains in a wider LR window (1e-3…1e-2 vs 3e-2 only)."
+    assert lines[2] == ("At an end of the range searched (1e-4…3e-2): layer 3e-2; the best lr may lie beyond it "
+                        "(widen advise.lr_range).")
+    inside = sentences(outcome, Context({"layer": 3e-3, "batch": 1e-3}, SEEDS, grid=grid))
+    assert not any("end of the range" in line for line in inside)
