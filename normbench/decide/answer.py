@@ -121,6 +121,14 @@ def sentences(outcome: racing.RaceOutcome, context: Context) -> list[str]:
         else:
             more = "more seeds are unlikely to decide it at this gap: for practical purposes they tie."
         lines.append(f"Undecided after the budget: {leader} leads {leads}; {more}")
+        open_ = [item.norm for item in outcome.comparisons if item.verdict == racing.OPEN]
+        unnamed = [norm for norm in open_ if norm not in outcome.leaders]
+        if unnamed:
+            lines.append(f"Also not separated from {leader}: {_names(unnamed)}.")
+        same = [item.norm for item in outcome.comparisons if item.verdict == racing.SAME]
+        if same:
+            verb = "is" if len(same) == 1 else "are"
+            lines.append(f"{_names(same)} {verb} equivalent to {leader} within {context.equivalence:g} pp.")
         lines += filter(None, [_worse_sentence(outcome)])
     # The norms the answer turns on: the leader, the closest, and any not shown worse.
     named = [outcome.leader, *(item.norm for index, item in enumerate(outcome.comparisons)

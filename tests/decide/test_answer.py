@@ -63,3 +63,14 @@ def test_a_window_of_one_point_and_a_chosen_lr_at_the_end_of_the_grid():
                         "(widen advise.lr_range).")
     inside = sentences(outcome, Context({"layer": 3e-3, "batch": 1e-3}, SEEDS, grid=grid))
     assert not any("end of the range" in line for line in inside)
+
+
+def test_undecided_with_more_open_norms_than_leaders_names_the_rest():
+    scores = {"layer": [90.0, 92.0, 88.0], "group": [89.0, 91.0, 87.5], "batch": [88.0, 91.5, 86.0],
+              "rms": [87.0, 92.0, 88.5], "none": [50.0, 51.0, 50.5]}
+    outcome = racing.race(scores, at_budget=True)
+    lines = sentences(outcome, Context(dict.fromkeys(scores, 0.001), SEEDS, extra_budget="5 min"))
+    assert lines[0].startswith("Undecided after the budget: layer leads ") and lines[0].count(" pp [") == 2
+    [unnamed] = [norm for norm in ("group", "batch", "rms") if norm not in outcome.leaders]
+    assert lines[1] == f"Also not separated from layer: {unnamed}."
+    assert lines[2].startswith("none is distinguishably worse")
