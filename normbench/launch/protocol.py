@@ -283,7 +283,10 @@ class Advisor:
     def eta(self, elapsed: float) -> float | None:
         if self.plan is None:
             return None
-        left = max(0.0, self.plan.seconds - self._predicted_done())
+        done = self._predicted_done()
+        left = max(0.0, self.plan.seconds - done)
+        if done > 0 and self.runs.trained:  # the plan's speed corrected by how long the runs so far really took
+            left *= elapsed / done
         if self.q.budget.seconds is not None:
             left = min(left, max(0.0, self.q.budget.seconds - elapsed))
         return left
