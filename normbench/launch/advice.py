@@ -57,7 +57,9 @@ def _pp(values) -> dict:
     return {"mean": mean, "half_width": half_width, "n": n}
 
 
-def _verdict(norm: str, outcome: racing.RaceOutcome) -> str:
+def _verdict(norm: str, outcome: racing.RaceOutcome, seeds: int) -> str:
+    if seeds == 0:
+        return "no finished run at its chosen lr"
     if norm == outcome.leader:
         return "leader"
     if norm in outcome.diverged:
@@ -82,7 +84,7 @@ def table_rows(advisor, outcome: racing.RaceOutcome) -> list[dict]:
                      "search_diverged": search_diverged, "search_runs": search_runs,
                      "steps_per_s": sum(speeds) / len(speeds) if speeds else None,
                      "verdict": advisor.dropped.get(norm) and f"dropped: {advisor.dropped[norm]}"
-                     or _verdict(norm, outcome)})
+                     or _verdict(norm, outcome, len(runs))})
     return rows
 
 

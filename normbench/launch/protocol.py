@@ -24,7 +24,7 @@ from normbench.decide import halving, racing
 from normbench.errors import ConfigError
 from normbench.launch import advise
 from normbench.rundir.atomic import write_json_atomic
-from normbench.rundir.contract import DIVERGED, FINISHED, SUMMARY, digest
+from normbench.rundir.contract import DIVERGED, FAILED, FINISHED, INVALID, SKIPPED, SUMMARY, digest
 
 PROTOCOL_VERSION = 1
 SEARCH_SEED = 0  # the search's one seed per arm; the measuring runs use it too
@@ -43,6 +43,7 @@ class Question:
     """What is asked: the fixed overrides (the user's, the preset, the launcher), the norms, the grid."""
 
     fixed: list
+    model: str
     batch_size: int
     norms: tuple
     grid: tuple
@@ -140,7 +141,7 @@ def question(overrides: list[str], budget_text: str) -> Question:
         grid = halving.log_grid(low, high)
     except ValueError as error:
         raise ConfigError(f"advise.lr_range: {error}") from None
-    return Question(fixed, int(sizes[0]), tuple(sweep.norms), grid, int(cfg.trainer.max_steps),
+    return Question(fixed, str(cfg.model.name), int(sizes[0]), tuple(sweep.norms), grid, int(cfg.trainer.max_steps),
                     _parallel(cfg.hydra.launcher), Path(str(cfg.hydra.sweep.dir)),
                     _equivalence(own.get("advise.equivalence")), budget)
 
@@ -218,7 +219,7 @@ class Runs:
     trained: int = 0  # runs this invocation trained (not skipped)
 
     def add(self, tally) -> None:
-        self.trained += sum(1 for record in tally.records if record["status"] not in ("skipped", "invalid"))
+        self.trained += sum(1 for record in tally.records if record["status"] not in (SKIPPED, INVALID))
         for path in advise.run_dirs(tally):
             try:
                 summary = json.loads((path / SUMMARY).read_text())
@@ -258,7 +259,6 @@ class Advisor:
         self.search: dict = {}  # norm -> [halving.Rung]
         self.chosen: dict = {}  # norm -> lr
         self.dropped: dict = {}  # norm -> why the search dropped it
-        self.outcome: racing.RaceOutcome | None = None
         self.failures = 0
         self.runs_done = 0
 
@@ -301,7 +301,8 @@ class Advisor:
             total -= stage.runs
         return done
 
-    def sweep(self, norms, lrs, steps: int, seeds) -> None:
+    def sweep(self, norms, lrs, steps: int, seeds):
+        """One `normbench train -m` over norms × lrs × seeds at `steps`; its tally."""
         arguments = ["-m", *self.q.fixed, f"batch_size={self.q.batch_size}", f"norm={','.join(norms)}",
                      f"optim.lr={','.join(f'{lr:g}' for lr in lrs)}", f"trainer.max_steps={steps}",
                      f"seed={','.join(str(seed) for seed in seeds)}"]
@@ -311,18 +312,17 @@ class Advisor:
             raise ConfigError(f"a sweep of the {len(norms)} norms was refused (exit {status}); see above")
         self.runs.add(tally)
         self.runs_done += len(norms) * len(lrs) * len(seeds)
-        self.failures += sum(1 for record in tally.records if record["status"] in ("failed", "invalid"))
+        self.failures += sum(1 for record in tally.records if record["status"] in (FAILED, INVALID))
         return tally
 
     # -- stages
     def make_plan(self, dry_run: bool) -> budgets.Plan:
         q = self.q
         speed = budgets.Speed(**self.state.speed) if self.state.speed else None
-        model = str(advise.compose([*q.fixed, f"norm={q.norms[0]}"]).model.name) if speed is None else None
         if speed is None and q.budget.seconds is not None and not dry_run:
             speed = self.measure()
         if speed is None:
-            speed = prior_speed(model, q.parallel)
+            speed = prior_speed(q.model, q.parallel)
         measure = (speed.sweep_seconds(len(q.norms), budgets.MEASURE_STEPS)
                    if q.budget.seconds is not None else 0.0)
         self.plan = budgets.make_plan(q.budget, q.norms, q.grid, speed, q.config_steps, measure)
@@ -334,7 +334,7 @@ class Advisor:
         self.say(f"[measure] every norm for {budgets.MEASURE_STEPS} steps: this machine's speed")
         started = time.time()
         tally = self.sweep(q.norms, (middle,), budgets.MEASURE_STEPS, (SEARCH_SEED,))
-        trained_now = any(record["status"] not in ("skipped", "invalid") for record in tally.records)
+        trained_now = any(record["status"] not in (SKIPPED, INVALID) for record in tally.records)
         summaries = [s for norm in q.norms if (s := self.runs.summary(norm, middle, budgets.MEASURE_STEPS,
                                                                       SEARCH_SEED))]
         speed = measured_speed(summaries, time.time() - started, q.parallel, trained_now)
@@ -388,9 +388,10 @@ class Advisor:
             summary = self.runs.summary(norm, self.chosen[norm], self.plan.full_steps, seed)
             return summary is not None and summary.get("status") in FINISHED
 
-        return {norm: [self.runs.score(norm, self.chosen[norm], self.plan.full_steps, seed)
-                       for seed in seeds_by_norm[norm] if finished(norm, seed)]
-                for norm in self.chosen}
+        scores = {norm: [self.runs.score(norm, self.chosen[norm], self.plan.full_steps, seed)
+                         for seed in seeds_by_norm[norm] if finished(norm, seed)]
+                  for norm in self.chosen}
+        return {norm: values for norm, values in scores.items() if values}  # no finished run: no evidence
 
     def run_confirm_and_race(self) -> racing.RaceOutcome:
         if not self.chosen:

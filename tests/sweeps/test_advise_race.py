@@ -93,7 +93,7 @@ def test_a_killed_advise_continues_and_retrains_nothing(tmp_path, capsys):
 
 
 def _advisor(tmp_path, budget_text: str, state: protocol.State) -> protocol.Advisor:
-    q = protocol.Question([], 20, ("batch", "layer"), (1e-3, 3e-3), 30, 1, tmp_path, 1.0,
+    q = protocol.Question([], "mlp", 20, ("batch", "layer"), (1e-3, 3e-3), 30, 1, tmp_path, 1.0,
                           budget.parse_budget(budget_text))
     state.write(q.state_path())
     advisor = protocol.Advisor(q)
