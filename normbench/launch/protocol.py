@@ -248,7 +248,7 @@ class Runs:
 class Advisor:
     """Runs the stages of one question, printing the plan and progress lines."""
 
-    def __init__(self, q: Question, out=sys.stdout):
+    def __init__(self, q: Question, out=None):
         self.q, self.out = q, out
         self.runs = Runs()
         self.state = State.read(q.state_path())
@@ -271,7 +271,7 @@ class Advisor:
         State(self.state.speed, spent, self.state.race_rounds, self.state.closed).write(self.q.state_path())
 
     def say(self, line: str) -> None:
-        print(f"normbench advise: {line}", file=self.out, flush=True)
+        print(f"normbench advise: {line}", file=self.out or sys.stdout, flush=True)  # sys.stdout as it is now
 
     def progress(self, stage: str, arms: int) -> None:
         planned = self.plan.runs + (len(self.q.norms) if self.q.budget.seconds is not None else 0)

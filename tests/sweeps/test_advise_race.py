@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,6 +84,10 @@ def test_a_killed_advise_continues_and_retrains_nothing(tmp_path, capsys):
     search = {json.loads(data)["seed"] for data, _ in after.values() if json.loads(data)["max_steps"] < 30}
     assert search == {protocol.SEARCH_SEED} and min(seeds) >= protocol.CONFIRM_SEED0
     printed = capsys.readouterr().out
+    # the plan before the first sweep; then a progress line before each stage
+    assert printed.index("normbench advise plan (budget quick") < printed.index("normbench advise: normbench train")
+    assert "normbench advise: [search rung 1/1, 20 steps] runs 0/" in printed
+    assert re.search(r"normbench advise: \[confirm\] runs 4/\d+ planned · 2 norms in the race · elapsed \d", printed)
     answer = printed[printed.index(advice["answer"][0]):]
     assert answer.splitlines()[len(advice["answer"]) + 1].split()[:3] == ["norm", "lr", "val"]
     # A third time: everything is on disk, nothing trains, the same answer.
