@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from normbench.cli.advise import main as advise_main
 from normbench.decide import budget
 from normbench.launch import protocol
@@ -129,3 +131,17 @@ def test_the_speed_is_measured_from_the_measuring_runs():
     skipped = protocol.measured_speed(runs, sweep_seconds=4.0, parallel=2, trained_now=False)
     assert abs(skipped.seconds_per_run - (4.0 + 2.5 - 30 * 0.015)) < 1e-9
     assert protocol.measured_speed([{"steps": 30, "steps_per_s": None}], 5.0, 1, True) is None
+
+
+@pytest.mark.parametrize("override,message", [
+    ("advise.lr_range=fast", "advise.lr_range=fast: give LOW:HIGH, e.g. advise.lr_range=1e-4:3e-2"),
+    ("advise.lr_range=1e-2:1e-3", "advise.lr_range: a learning-rate range needs 0 < low <= high, got 0.01…0.001"),
+    ("advise.equivalence=-1", "advise.equivalence=-1: give a margin in percentage points > 0, e.g. 1"),
+    ("seed=3", "seed=3: advise chooses it (the learning rate by its search, the seeds per stage, the budget from "
+               "--budget); give a range with advise.lr_range=LOW:HIGH instead"),
+    ("batch_size=4,32", "batch_size=4,32: advise answers one batch size at a time; run it once per batch size"),
+])
+def test_bad_advise_settings_are_one_line_and_exit_2(tmp_path, capsys, override, message):
+    assert advise_main([*TINY, override, f"results_dir={tmp_path}", "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == f"normbench advise: error: {message}"
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
