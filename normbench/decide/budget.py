@@ -85,7 +85,7 @@ class Plan:
     confirm_seeds: int
     race_seeds_per_round: int
     speed: Speed
-    stages: tuple  # StagePlan: search rungs, confirm, then the race's most
+    stages: tuple  # StagePlan: measure (wall-clock budgets), search rungs, confirm, then the race's most
 
     @property
     def seconds(self) -> float:
@@ -162,6 +162,8 @@ def make_plan(budget: Budget, norms: tuple, grid: tuple, speed: Speed, config_st
     stages = search_and_confirm(len(norms), len(grid), full, speed, eta)
     left = None if budget.seconds is None else budget.seconds - measure_seconds - sum(s.seconds for s in stages)
     stages.append(race_stage(len(norms), full, speed, left, CONFIRM_SEEDS, budget.max_seeds))
+    if budget.seconds is not None:  # measuring comes first, and counts against the budget
+        stages.insert(0, StagePlan("measure", len(norms), MEASURE_STEPS, measure_seconds))
     steps = rung_steps(full, rung_count(len(grid), eta), MIN_RUNG_STEPS, eta)
     return Plan(budget, tuple(norms), tuple(grid), eta, full, steps, CONFIRM_SEEDS, RACE_SEEDS_PER_ROUND, speed,
                 tuple(stages))

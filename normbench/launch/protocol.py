@@ -274,7 +274,7 @@ class Advisor:
         print(f"normbench advise: {line}", file=self.out or sys.stdout, flush=True)  # sys.stdout as it is now
 
     def progress(self, stage: str, arms: int) -> None:
-        planned = self.plan.runs + (len(self.q.norms) if self.q.budget.seconds is not None else 0)
+        planned = self.plan.runs
         elapsed = self.elapsed()
         eta = self.eta(elapsed)
         self.say(f"[{stage}] runs {self.runs_done}/{planned} planned · {arms} norms in the race · elapsed "

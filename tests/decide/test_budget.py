@@ -25,8 +25,9 @@ def test_the_plan_fits_the_budget_at_the_measured_speed(text, per_step, parallel
     measure = speed.sweep_seconds(len(NORMS), budget.MEASURE_STEPS)
     wall = budget.parse_budget(text)
     plan = budget.make_plan(wall, NORMS, GRID, speed, config_steps=100000, measure_seconds=measure)
-    assert measure + plan.seconds <= wall.seconds
-    search_confirm = sum(stage.seconds for stage in plan.stages if not stage.name.startswith("race"))
+    assert plan.stages[0].name == "measure" and plan.stages[0].seconds == measure
+    assert plan.seconds <= wall.seconds
+    search_confirm = sum(stage.seconds for stage in plan.stages if stage.name.startswith(("search", "confirm")))
     assert measure + search_confirm <= budget.SEARCH_CONFIRM_SHARE * wall.seconds
     # the longest such step budget: the next rung of the ladder would not fit
     longer = budget.STEP_LADDER[budget.STEP_LADDER.index(plan.full_steps) + 1]
