@@ -7,8 +7,8 @@ USAGE = """usage: normbench <command> [arguments]
 Which normalization should my network use, and how stable will training be?
 
 commands:
-  advise   which norm for this model, data set and batch size? runs the sweep, prints the recommendation
-           e.g. normbench advise model=cnn batch_size=4
+  advise   which norm for this model, data set and batch size? searches each norm's lr, confirms on fresh
+           seeds, races to an answer within --budget; e.g. normbench advise model=cnn batch_size=4 --budget 20m
   train    run one experiment or a sweep (a Hydra app: overrides, -m/--multirun, --cfg job, --help)
            e.g. normbench train model=cnn norm=layer batch_size=8 seed=0
                 normbench train -m experiment=bn_vs_ln

@@ -10,6 +10,10 @@ Modules, one concept each:
   window        the trainable learning-rate window, divergence over the grid
   tuning_cost   the expected best validation accuracy after k random trials (Dodge et al. 2019)
   lr_stability  a norm's stability record across learning rates
+  halving       advise's search: successive halving over a log grid of learning rates
+  racing        advise's race between norms at their chosen learning rates (Welch, TOST)
+  budget        advise's wall-clock budgets and the plan that fits them
+  answer        advise's answer in words
 
 Nothing here imports torch, the engine or the report: the flow is report → decide and advise → decide.
 """

@@ -198,9 +198,10 @@ def choose_arms(assessment, asked: list[str] | None, cfg) -> list[Arm]:
     return [arm for arm in arms if arm.norm not in assessment.left_out]
 
 
-def compose(overrides: list[str], extra_config_dirs=()):
+def compose(overrides: list[str], extra_config_dirs=(), hydra: bool = False):
     """The config `normbench train` would compose for these overrides (one job, no sweep), with the plugins'
-    configs/ directories on Hydra's search path as `normbench train` puts them there."""
+    configs/ directories on Hydra's search path as `normbench train` puts them there (`hydra`: with Hydra's node,
+    for the launcher and the sweep directory)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
@@ -209,7 +210,7 @@ def compose(overrides: list[str], extra_config_dirs=()):
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             searchpath = [searchpath_override(extra_config_dirs)] if extra_config_dirs else []
-            return hydra_compose("config", overrides=[*overrides, *searchpath])
+            return hydra_compose("config", overrides=[*overrides, *searchpath], return_hydra_config=hydra)
     except Exception as error:  # Hydra's config errors: a missing option, a wrong type; said in one line
         raise ConfigError(f"normbench advise: {str(error).splitlines()[0]}") from None
 
@@ -308,8 +309,21 @@ def run_sweep(arguments: list[str]):
         status = exit_.code if isinstance(exit_.code, int) else 1
     finally:
         sys.argv = saved
+        _release_joblib_workers()
     after = tally.last_tally()
     return status, (after if after is not before else None)
+
+
+def _release_joblib_workers() -> None:
+    """Stop launcher=local's worker processes after a sweep. joblib keeps them for the next Parallel call, and a
+    worker keeps the environment it started with: the ledger of the sweep that started it (normbench.launch.tally),
+    so a second sweep in this process would record its jobs in the first one's ledger. (joblib's own recipe for
+    releasing them: get_reusable_executor().shutdown.)"""
+    if "joblib" not in sys.modules:
+        return
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
 
 
 def run_dirs(tally) -> list[Path]:

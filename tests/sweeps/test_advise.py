@@ -1,8 +1,7 @@
-"""`normbench advise`: which norms it sweeps, and the whole command on a tiny budget, in this process."""
+"""`normbench advise`: which norms apply (the protocol's stages end to end: test_advise_race.py)."""
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from normbench.cli.advise import main as advise_main
@@ -103,40 +102,28 @@ def test_ghost_batch_at_least_the_batch_is_batch_and_is_not_a_separate_arm():
     assert [sweep.norms for sweep in alone.sweeps] == [("ghost_batch", "layer")] and not alone.notes
 
 
-def test_advise_trains_group_with_its_own_setting_beside_another_norm(tmp_path, capsys):
-    overrides = ["model=cnn", "model.channels=[4,4]", "model.kernel_sizes=[3,3]", "model.strides=[2,2]",
-                 "data.shape=[1,32]", *TINY, "batch_size=20", "norm=batch,group", "norm.groups=2", "seed=0",
-                 "hydra/launcher=basic", f"results_dir={tmp_path}", "--out", str(tmp_path / "advice")]
-    assert advise_main(overrides) == 0
-    recommendations = pd.read_csv(tmp_path / "advice" / "runs.csv")
-    assert sorted(recommendations["norm"]) == ["batch", "group"]
-    [group_run] = (tmp_path / "default").glob("cnn_group_*")
-    assert "groups: 2" in (group_run / ".hydra" / "config.yaml").read_text()
+def test_advise_sweeps_group_with_its_own_setting_beside_another_norm(tmp_path, monkeypatch):
+    """Each stage's sweep of the protocol: the norms that share settings in one `normbench train -m`, GroupNorm's own
+    group count in a sweep of its own (one -m cannot give a key to one norm of its list only)."""
+    from normbench.launch import protocol
+
+    swept = []
+    monkeypatch.setattr(advise, "run_sweep", lambda arguments: swept.append(arguments) or (0, _NoRuns()))
+    question = protocol.question([*SIXTEEN, *TINY, "norm=batch,group", "norm.groups=2", f"results_dir={tmp_path}"],
+                                 "quick")
+    assert set(question.norms) == {"batch", "group"}
+    assert question.settings["group"] == ("norm.groups=2",) and question.settings["batch"] == ()
+    protocol.Advisor(question).sweep(question.norms, (1e-2,), 10, (0,))
+    by_norm = {next(a for a in arguments if a.startswith("norm=")): arguments for arguments in swept}
+    assert set(by_norm) == {"norm=batch", "norm=group"}
+    assert "norm.groups=2" in by_norm["norm=group"] and "norm.groups=2" not in by_norm["norm=batch"]
 
 
-def test_advise_end_to_end_then_resumes(tmp_path, capsys):
-    overrides = ["model=mlp", *TINY, "batch_size=20", "norm=batch,layer", "seed=0,1", "hydra/launcher=basic",
-                 f"results_dir={tmp_path}", "--out", str(tmp_path / "advice")]
-    assert advise_main(overrides) == 0
-    printed = capsys.readouterr().out
-    assert "normbench train -m" in printed and "hydra/launcher=basic" in printed and "launcher=local" not in printed
-    assert "mlp · synthetic · batch size 20 · adam lr=0.01" in printed
-    table = printed[printed.index("norm  "):]
-    assert table.splitlines()[0].split()[:2] == ["norm", "val"]
-    rows = {line.split()[0] for line in table.splitlines()[2:4]}
-    assert rows == {"batch", "layer"}
-    recommendations = pd.read_csv(tmp_path / "advice" / "recommendations.csv")
-    assert len(recommendations) == 1 and recommendations.loc[0, "norm"] in ("batch", "layer")
-    assert recommendations.loc[0, "batch_size"] == 20 and recommendations.loc[0, "seeds"] == 2
-    report = (tmp_path / "advice" / "report.md").read_text()
-    assert report.startswith("# normbench report\n\n## Recommendation\n")
-    assert recommendations.loc[0, "statement"] in report
-    # Rerun (the sweep only, one of its runs to keep it short): the finished run is found and skipped.
-    [arguments] = advise.plan([*overrides[:-2], "norm=batch", "seed=0"], "quick").arguments()
-    status, tally = advise.run_sweep(arguments)
-    assert status == 0 and tally.counts["skipped"] == 1 and tally.counts["completed"] == 0
-    [run] = advise.run_dirs(tally)
-    assert run.name.startswith("mlp_batch_synthetic_bs20_adam-lr0.01_s0_advise=quick")
+class _NoRuns:
+    """A tally of a sweep that trained nothing (the sweep itself is faked)."""
+
+    records: list = []
+    sweep_dir = "."
 
 
 def test_advise_refuses_an_out_that_is_a_file_before_training_anything(tmp_path, capsys, monkeypatch):
@@ -151,3 +138,14 @@ def test_advise_refuses_an_out_that_is_a_file_before_training_anything(tmp_path,
     assert len(lines) == 1 and lines[0].startswith("normbench advise: error: --out ") and "is a file" in lines[0]
     assert trained == [] and "normbench train" not in captured.out
     assert out.read_text() == "someone's notes" and not (tmp_path / "results").exists()
+def test_sweeps_one_after_another_in_one_process_each_keep_their_own_tally(tmp_path):
+    """launcher=local's workers outlive a sweep; one reused by the next sweep must not record into the first's
+    ledger (the second tally would count its runs as unreported)."""
+    base = ["-m", "model=mlp", "data=synthetic", "data.num_train=100", "data.num_test=50", "batch_size=20", "trainer.max_steps=5",
+            "trainer.eval_interval=5", "progress=false", "num_threads=1", "launcher=local", f"results_dir={tmp_path}",
+            "norm=layer"]
+    first_status, first = advise.run_sweep([*base, "seed=0,1"])
+    second_status, second = advise.run_sweep([*base, "seed=2,3"])
+    assert first_status == 0 and first.counts["completed"] == 2
+    assert second_status == 0 and second.counts["completed"] == 2 and second.unreported == 0
+    assert sorted("_s2_" in record["run"] or "_s3_" in record["run"] for record in second.records) == [True, True]
