@@ -109,7 +109,8 @@ def test_advise_sweeps_group_with_its_own_setting_beside_another_norm(tmp_path, 
 
     swept = []
     monkeypatch.setattr(advise, "run_sweep", lambda arguments: swept.append(arguments) or (0, _NoRuns()))
-    question = protocol.question([*SIXTEEN, *TINY, "norm=batch,group", "norm.groups=2", f"results_dir={tmp_path}"],
+    question = protocol.question([*SIXTEEN, *TINY, "data.shape=[1,32]", "norm=batch,group", "norm.groups=2",
+                                  f"results_dir={tmp_path}"],
                                  "quick")
     assert set(question.norms) == {"batch", "group"}
     assert question.settings["group"] == ("norm.groups=2",) and question.settings["batch"] == ()
