@@ -42,7 +42,7 @@ def _error(error: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)  # overrides before, between or after the flags
     from normbench.launch import protocol
     from normbench.launch.output_dirs import blocked_dir_problem
 

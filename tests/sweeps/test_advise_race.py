@@ -35,8 +35,10 @@ def test_confirm_and_race_seeds_are_never_search_seeds():
     assert protocol.full_budget_seeds(3, 2, 1)[-2:] == (1003, 1004)  # a round adds new seeds, never repeats one
 
 
-def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys):
-    assert advise_main([*TINY, f"results_dir={tmp_path}", "--budget", "20m", "--dry-run"]) == 0
+@pytest.mark.parametrize("flags_first", [False, True], ids=["overrides first", "flags first"])
+def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys, flags_first):
+    flags, overrides = ["--budget", "20m", "--dry-run"], [*TINY, f"results_dir={tmp_path}"]
+    assert advise_main([*flags, *overrides] if flags_first else [*overrides, *flags]) == 0
     printed = capsys.readouterr().out
     plan = printed[printed.index("normbench advise plan (budget 20m; 2 norms: batch, layer; batch size 20)"):]
     assert "learning rates searched: 1e-3, 3e-3" in plan and "(a prior for the model, not measured here yet)" in plan
