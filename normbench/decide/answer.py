@@ -46,6 +46,10 @@ class Context:
     equivalence: float = racing.EQUIVALENCE_PP
     extra_budget: str | None = None  # e.g. "12 min": the budget that would likely decide an undecided race
     grid: tuple = ()  # the learning rates searched
+    # Set when an undecided race ended at the most seeds per norm advise runs, not at the end of its time: more time
+    # alone would not add seeds, so the sentence names the seeds (and their time), not a bigger budget.
+    seed_cap: int | None = None
+    extra_seeds: int | None = None  # with seed_cap: more seeds per open norm that would likely decide
 
 
 def format_window(low: float, high: float) -> str:
@@ -116,11 +120,17 @@ def sentences(outcome: racing.RaceOutcome, context: Context) -> list[str]:
     else:  # UNDECIDED (CONTINUE never reaches the answer: the race goes on)
         gaps = [outcome.comparison(norm) for norm in outcome.leaders[1:]]
         leads = " and ".join(f"{item.norm} by {_pp(item.gap)} pp {_interval(item.low, item.high)}" for item in gaps)
-        if context.extra_budget is not None:
+        at_cap = context.seed_cap is not None
+        if at_cap and context.extra_seeds is not None:
+            cost = f" (about {context.extra_budget})" if context.extra_budget is not None else ""
+            more = (f"about {context.extra_seeds} more seeds each{cost} would likely decide it, past the "
+                    f"{context.seed_cap} seeds per norm advise runs.")
+        elif context.extra_budget is not None:
             more = f"a budget of about {context.extra_budget} more would likely decide it."
         else:
             more = "more seeds are unlikely to decide it at this gap: for practical purposes they tie."
-        lines.append(f"Undecided after the budget: {leader} leads {leads}; {more}")
+        when = f"after {context.seed_cap} seeds per norm" if at_cap else "after the budget"
+        lines.append(f"Undecided {when}: {leader} leads {leads}; {more}")
         open_ = [item.norm for item in outcome.comparisons if item.verdict == racing.OPEN]
         unnamed = [norm for norm in open_ if norm not in outcome.leaders]
         if unnamed:

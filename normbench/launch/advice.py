@@ -98,7 +98,12 @@ def advice_record(advisor, outcome: racing.RaceOutcome) -> dict:
         seconds = budgets.extra_seconds(outcome.extra_seeds, len(outcome.leaders), plan.full_steps, plan.speed)
         extra = budgets.format_minutes(seconds)
     windows = {row["norm"]: tuple(row["lr_window"]) for row in rows if row["lr_window"]}
-    context = Context(dict(advisor.chosen), seeds, windows, dict(advisor.dropped), q.equivalence, extra, q.grid)
+    # The race ended at the most seeds per norm, not at the end of its time: the answer names the seeds it lacks.
+    at_cap = outcome.kind == racing.UNDECIDED and max((seeds.get(norm, 0) for norm in outcome.leaders),
+                                                      default=0) >= q.budget.max_seeds
+    context = Context(dict(advisor.chosen), seeds, windows, dict(advisor.dropped), q.equivalence, extra, q.grid,
+                      seed_cap=q.budget.max_seeds if at_cap else None,
+                      extra_seeds=outcome.extra_seeds if at_cap else None)
     race = {**asdict(outcome), "extra_budget": extra}
     search = {norm: [asdict(rung) for rung in rungs] for norm, rungs in advisor.search.items()}
     return _clean({

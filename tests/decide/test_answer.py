@@ -43,6 +43,18 @@ def test_undecided_names_the_leaders_gap_interval_and_the_budget_that_would_deci
     assert tie.endswith("more seeds are unlikely to decide it at this gap: for practical purposes they tie.")
 
 
+def test_undecided_at_the_seed_cap_names_the_seeds_it_lacks_not_a_bigger_budget():
+    """A race that ended at advise's most seeds per norm, with time left: more budget alone adds no seed."""
+    outcome = racing.race({"layer": [90.0, 92.0, 88.0], "group": [89.0, 91.0, 87.5], "none": [50.0, 51.0, 50.5]},
+                          at_budget=True)
+    context = Context(LRS, SEEDS, extra_budget="2 min", seed_cap=21, extra_seeds=6)
+    line = sentences(outcome, context)[0]
+    assert line.startswith("Undecided after 21 seeds per norm: layer leads group by ")
+    assert line.endswith("; about 6 more seeds each (about 2 min) would likely decide it, past the 21 seeds per norm "
+                         "advise runs.")
+    assert "a budget of about" not in line
+
+
 def test_no_norm_and_one_norm_and_the_search_drops():
     none = sentences(racing.race({}), Context({}, {}, dropped={"batch": "diverged at every learning rate"}))
     assert none == ["No answer: no norm trained to a validation score (every learning rate diverged or failed).",
