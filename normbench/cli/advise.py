@@ -43,8 +43,8 @@ def _error(error: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)  # overrides before, between or after the flags
+    from normbench.config.placement import blocked_dir_problem
     from normbench.launch import protocol
-    from normbench.launch.output_dirs import blocked_dir_problem
 
     try:
         problem = args.out and blocked_dir_problem(Path(args.out), "choose another --out DIR")

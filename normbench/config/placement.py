@@ -4,7 +4,8 @@ Hydra's run and sweep directories are these functions (the resolvers `${nb_run_d
 `${nb_experiment_dir:}` in configs/config.yaml), and `RefuseMisplacedRuns`, the first of Hydra's callbacks,
 checks them before Hydra creates any directory: `experiment` must be a plain name (contract.plain_name_problem)
 wherever it was set (a study's YAML in a user_dir is a config file like any other), and the directory, resolved
-with its symbolic links followed, must lie inside results_dir (contract.outside_problem). A refusal is one
+with its symbolic links followed, must lie inside results_dir (contract.outside_problem), and no file may stand
+where it or a folder above it goes (`blocked_dir_problem`: Hydra's mkdir would raise a traceback). A refusal is one
 line, exit 2, and nothing is written.
 """
 
@@ -50,6 +51,17 @@ def job_dir_problem(cfg: DictConfig, job_dir: Path) -> str | None:
     return outside_problem(job_dir, cfg.results_dir, "the run directory")
 
 
+def blocked_dir_problem(directory: Path, instead: str = "choose another results_dir=DIR") -> str | None:
+    """Why `directory` cannot be made or used as a directory (a file is in the way), None if it can; `instead`
+    says what else the user may choose (`normbench advise --out` checks its report's folder with it too)."""
+    path = Path(directory).expanduser().absolute()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or existing.is_dir():
+        return None
+    where = "is a file" if existing == path else f"is below the file {existing}"
+    return f"the output directory {directory} {where}; move the file away, or {instead}"
+
+
 def _run_dir_of_command(cfg: DictConfig) -> Path:
     return run_dir(cfg, run_name(cfg, cfg.hydra.overrides.task))
 
@@ -66,7 +78,9 @@ class RefuseMisplacedRuns(Callback):
 
 def _exit_if_misplaced(directory) -> None:
     try:
-        directory()
+        problem = blocked_dir_problem(directory())
     except ConfigError as error:
-        print(f"normbench: error: {error}", file=sys.stderr)
+        problem = str(error)
+    if problem:
+        print(f"normbench: error: {problem}", file=sys.stderr)
         sys.exit(2)
