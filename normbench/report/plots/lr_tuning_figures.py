@@ -26,6 +26,19 @@ def _split_title(title: str, recs: list) -> str:
                          else "Validation (test for old runs)")
 
 
+def _panels(recs: list):
+    """The figure's grid and, per comparison set, (its axes, the set), each titled by the set; axes in 8 pt."""
+    grid = Grid(len(recs), 1, panel_w=5.0)
+
+    def panels():
+        for index, rec in enumerate(recs):
+            ax = grid.axes(index)
+            ax.set_title(wrap(rec.label, 60), fontsize=9)
+            ax.tick_params(labelsize=8)
+            yield ax, rec
+    return grid, panels()
+
+
 def _colour(data: PlotData, arm: str):
     return data.colours.get(arm.split(" #", 1)[0], "0.3")
 
@@ -34,9 +47,8 @@ def accuracy_vs_lr_per_norm(data: PlotData):
     recs = _swept(data)
     if not recs:
         return Skip(LR_TITLE, "no comparison set swept the learning rate")
-    grid = Grid(len(recs), 1, panel_w=5.0)
-    for index, rec in enumerate(recs):
-        ax = grid.axes(index)
+    grid, panels = _panels(recs)
+    for ax, rec in panels:
         for arm, record in rec.stability.items():
             colour = _colour(data, arm)
             intervals = [mean_ci(scores) for scores in record.seed_scores]
@@ -53,8 +65,6 @@ def accuracy_vs_lr_per_norm(data: PlotData):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (log scale)", fontsize=8)
         ax.set_ylabel(f"{rec.metrics.split} accuracy, diverged = 0 (%)", fontsize=8)
-        ax.set_title(wrap(rec.label, 60), fontsize=9)
-        ax.tick_params(labelsize=8)
     handles = [Line2D([], [], color=_colour(data, arm), marker="o", label=arm) for arm in recs[0].stability]
     handles += [Line2D([], [], ls="", marker="x", color="0.3", label="some seeds\ndiverged"),
                 Line2D([], [], ls="", marker="*", ms=10, color="0.3", label="chosen lr")]
@@ -70,17 +80,14 @@ def expected_best_after_k(data: PlotData):
     recs = _swept(data)
     if not recs:
         return Skip(TUNING_TITLE, "no comparison set swept the learning rate")
-    grid = Grid(len(recs), 1, panel_w=5.0)
-    for index, rec in enumerate(recs):
-        ax = grid.axes(index)
+    grid, panels = _panels(recs)
+    for ax, rec in panels:
         for arm, record in rec.stability.items():
             k = np.arange(1, len(record.expected_best) + 1)
             ax.plot(k, record.expected_best * 100, marker="o", ms=4, color=_colour(data, arm), label=arm)
         ax.set_xlabel("k: learning rates tried at random from the grid", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(f"expected best {rec.metrics.split} accuracy (%)", fontsize=8)
-        ax.set_title(wrap(rec.label, 60), fontsize=9)
-        ax.tick_params(labelsize=8)
     grid.legend_right([Line2D([], [], color=_colour(data, arm), marker="o", label=arm)
                        for arm in recs[0].stability], "norm")
     grid.title(_split_title(TUNING_TITLE, recs))
