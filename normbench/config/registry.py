@@ -84,13 +84,17 @@ class Registry(Generic[Build]):
         return dict(self._entries)
 
     def load(self) -> None:
-        """Import every module of the package (each registers itself); plugins register when imported."""
+        """Import every public module of the package (each registers itself); plugins register when imported.
+
+        Only the package's top-level modules are options: private modules (`_name.py`) and sub-packages hold
+        what the options build with (e.g. normbench/norms/layers/), which imports torch. The options' own
+        modules import none at the top, so composing and checking a config never waits for torch."""
         if self._loaded:
             return
         self._loaded = True
         package = importlib.import_module(self._package)
         for module in pkgutil.iter_modules(package.__path__):
-            if not module.name.startswith("_"):
+            if not module.name.startswith("_") and not module.ispkg:
                 importlib.import_module(f"{self._package}.{module.name}")
 
 
