@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from normbench.config.paths import config_dir
-from normbench.config.placement import job_dir_problem
+from normbench.config.placement import job_dir_problem, remove_unused_job_dir
 from normbench.config.plugins import load_options, plugin_config_dirs, searchpath_override, user_dir_argument
 from normbench.config.preflight import VALUE_OPTIONS, command_line_error
 from normbench.config.resolvers import register_resolvers
@@ -75,7 +75,7 @@ def task(cfg: DictConfig) -> float:
             raise ConfigError(misplaced)
         summary = run_experiment(cfg, run_dir, extra_files=_hydra_files(cfg))
     except ConfigError as error:
-        _remove_if_empty(run_dir)
+        remove_unused_job_dir(run_dir)
         if in_sweep:
             return _sweep_job_problem(cfg, run_dir, INVALID, str(error))
         print(f"normbench: error: {error}", file=sys.stderr)
@@ -116,13 +116,6 @@ def _sweep_job_problem(cfg: DictConfig, run_dir: Path, status: str, message: str
     sweep.note_job_error(message)
     sweep.note_job_status(status)
     return worst(cfg.objective_direction)
-
-
-def _remove_if_empty(run_dir: Path) -> None:
-    try:
-        run_dir.rmdir()  # Hydra creates the directory before the task runs; only an empty one is removed
-    except OSError:
-        pass
 
 
 def main() -> None:

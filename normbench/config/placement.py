@@ -45,10 +45,38 @@ def run_dir(cfg: DictConfig, name: str) -> Path:
     return path
 
 
+# Below a sweep's directory: where a job goes whose run directory has a file in its place (`job_subdir`).
+BLOCKED_JOBS = ".blocked"
+
+
+def job_subdir(cfg: DictConfig, name: str) -> str:
+    """A sweep job's directory below the sweep's: its run's name (Hydra's `hydra.sweep.subdir`).
+
+    Hydra makes it in the job's process before the task starts, and a file in its place would end the whole
+    sweep in a traceback there. Such a job is given an empty folder of its own under `.blocked/` instead:
+    its task refuses it in one line (`job_dir_problem`), the sweep counts it invalid and goes on, and the
+    file is left as it was."""
+    if blocked_dir_problem(experiment_dir(cfg) / name):
+        return f"{BLOCKED_JOBS}/{name}"
+    return name
+
+
 def job_dir_problem(cfg: DictConfig, job_dir: Path) -> str | None:
-    """A sweep's job directory (Hydra joins the sweep's and the run's name): inside results_dir once resolved?
-    A symbolic link planted in place of a run's directory would lead out of it."""
+    """Why a sweep's job directory (Hydra joins the sweep's and the run's name) may not hold the run; None if it
+    may: a file stands where the run's directory goes, or the directory resolves outside results_dir (a symbolic
+    link planted in place of a run's directory would lead out of it)."""
+    if job_dir.parent.name == BLOCKED_JOBS:
+        return blocked_dir_problem(job_dir.parent.parent / job_dir.name)
     return outside_problem(job_dir, cfg.results_dir, "the run directory")
+
+
+def remove_unused_job_dir(job_dir: Path) -> None:
+    """Remove the directory Hydra made for a job that never ran, if it is still empty (and `.blocked/` with it)."""
+    for directory in (job_dir, job_dir.parent) if job_dir.parent.name == BLOCKED_JOBS else (job_dir,):
+        try:
+            directory.rmdir()  # only an empty directory is removed
+        except OSError:
+            return
 
 
 def blocked_dir_problem(directory: Path, instead: str = "choose another results_dir=DIR") -> str | None:

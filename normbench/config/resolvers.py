@@ -1,5 +1,5 @@
-"""normbench's OmegaConf resolvers, usable in any config: `${nb_run_name:}`, `${nb_run_dir:}`, `${nb_experiment_dir:}`,
-`${nb_div:a,b}`,
+"""normbench's OmegaConf resolvers, usable in any config: `${nb_run_name:}`, `${nb_run_dir:}`, `${nb_job_subdir:}`,
+`${nb_experiment_dir:}`, `${nb_div:a,b}`,
 `${nb_scaled_lr:rule,base_lr,batch_size,base_batch_size}`, `${nb_local_jobs:device,jobs_per_gpu,gpu_mib_per_job}`."""
 
 import math
@@ -17,6 +17,10 @@ def _run_name(*, _root_: DictConfig) -> str:
 
 def _run_dir(*, _root_: DictConfig) -> str:
     return str(placement.run_dir(_root_, _run_name(_root_=_root_)))
+
+
+def _job_subdir(*, _root_: DictConfig) -> str:
+    return placement.job_subdir(_root_, _run_name(_root_=_root_))
 
 
 def _experiment_dir(*, _root_: DictConfig) -> str:
@@ -52,6 +56,7 @@ def _local_jobs(device, jobs_per_gpu, gpu_mib_per_job) -> int:
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("nb_run_name", _run_name, replace=True)
     OmegaConf.register_new_resolver("nb_run_dir", _run_dir, replace=True)
+    OmegaConf.register_new_resolver("nb_job_subdir", _job_subdir, replace=True)
     OmegaConf.register_new_resolver("nb_experiment_dir", _experiment_dir, replace=True)
     OmegaConf.register_new_resolver("nb_div", _div, replace=True)
     OmegaConf.register_new_resolver("nb_scaled_lr", _scaled_lr, replace=True)

@@ -44,6 +44,23 @@ def test_a_run_directory_that_is_a_file_is_refused_in_one_line(train, tmp_path):
     assert run_dir.read_text() == "a file where the run's directory goes"
 
 
+def test_a_run_directory_that_is_a_file_in_a_sweep_is_invalid_in_one_line_and_the_sweep_goes_on(train, tmp_path):
+    results = tmp_path / "results"
+    first = train(f"results_dir={results}", "seed=0")
+    assert first.returncode == 0, first.stderr
+    (run_dir,) = (results / "default").iterdir()
+    shutil.rmtree(run_dir)
+    run_dir.write_text("a file where the run's directory goes")
+    out = train(f"results_dir={results}", "seed=0,1", sweep=True)
+    assert out.returncode == 1, out.stderr  # the sweep ran on and its tally counts the job invalid
+    assert "Traceback" not in out.stderr, out.stderr
+    errors = [line for line in out.stderr.splitlines() if "is a file" in line and run_dir.name in line]
+    assert errors and "invalid" in errors[0], out.stderr
+    assert run_dir.read_text() == "a file where the run's directory goes"
+    assert not (results / "default" / ".blocked").exists()  # the empty folder Hydra made for the job is gone
+    assert (results / "default" / run_dir.name.replace("_s0", "_s1") / "summary.json").is_file()
+
+
 def test_an_identity_json_that_is_a_directory_is_named_not_a_temporary_file(train, tmp_path):
     results = tmp_path / "results"
     assert train(f"results_dir={results}").returncode == 0
