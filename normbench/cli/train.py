@@ -21,8 +21,9 @@ from normbench.config.plugins import load_options, plugin_config_dirs, searchpat
 from normbench.config.preflight import VALUE_OPTIONS, command_line_error
 from normbench.config.resolvers import register_resolvers
 from normbench.config.schema import register_configs
+from normbench.config.validate import validate
 from normbench.engine.stopping import STOP
-from normbench.errors import ConfigError
+from normbench.errors import CompileFailed, ConfigError
 from normbench.launch import tally as sweep
 from normbench.launch.job_resources import fit_job_to_launcher
 from normbench.launch.objective import objective_value, worst
@@ -59,9 +60,6 @@ def _hydra_files(cfg: DictConfig) -> dict[str, str]:
 def task(cfg: DictConfig) -> float:
     """Train one configuration; return its objective for an optimizing sweeper (normbench/launch/objective.py):
     the summary metric `objective` of a completed run, the worst value for `objective_direction` otherwise."""
-    from normbench.engine.compiling import CompileFailed  # imports torch
-    from normbench.engine.run import run_experiment  # imports torch
-
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
@@ -73,6 +71,9 @@ def task(cfg: DictConfig) -> float:
         misplaced = job_dir_problem(cfg, run_dir)
         if misplaced:
             raise ConfigError(misplaced)
+        validate(cfg)  # torch-free: a config mistake is answered before torch is imported (about 1.5 s)
+        from normbench.engine.run import run_experiment  # imports torch
+
         summary = run_experiment(cfg, run_dir, extra_files=_hydra_files(cfg))
     except ConfigError as error:
         remove_unused_job_dir(run_dir)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from normbench.config.schema import Switch
+from normbench.errors import CompileFailed
 from normbench.models.unrolled import UnrolledLoop
 
 CXX_NAMES = ("c++", "g++", "clang++")
@@ -50,10 +51,6 @@ def has_cxx_compiler() -> bool:
 
 # Lines PyTorch appends to every compiler error: how to get more output, not what went wrong.
 _PYTORCH_HINTS = ("Set TORCHDYNAMO_VERBOSE", "For even more developer context", "from user code:")
-
-
-class CompileFailed(RuntimeError):
-    """torch.compile could not build the model's kernels on this machine."""
 
 
 def explain_compile_failure(error: Exception, choice: CompileChoice) -> Exception:

@@ -8,9 +8,9 @@ from torch._inductor.exc import CppCompileError
 from normbench.config.schema import Switch
 from normbench.engine import compiling
 from normbench.engine.build import build
-from normbench.engine.compiling import CompileChoice, CompileFailed, choose_compile, explain_compile_failure
+from normbench.engine.compiling import CompileChoice, choose_compile, explain_compile_failure
 from normbench.engine.run import run_experiment
-from normbench.errors import ConfigError
+from normbench.errors import CompileFailed, ConfigError
 
 from .conftest import read_run, run_cli
 
