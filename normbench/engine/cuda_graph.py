@@ -40,7 +40,7 @@ from normbench.config.schema import Precision, Switch
 from normbench.data.batches import EpochBatches
 from normbench.engine.precision import MixedPrecision
 from normbench.models._registry import model_traits
-from normbench.norms.hooks import TrainStepAware
+from normbench.norms.layers.hooks import TrainStepAware
 
 log = logging.getLogger("normbench")
 

@@ -24,14 +24,14 @@ from normbench.engine.precision import MixedPrecision
 from normbench.engine.probes import probe_landscape, step_sizes
 from normbench.engine.progress import Progress
 from normbench.engine.stopping import STOP
-from normbench.norms.eval_stats import (
+from normbench.norms.layers.eval_stats import (
     evaluation_policy,
     evaluation_statistics,
     has_batch_statistics,
     norm_scalars,
     recompute_precise_statistics,
 )
-from normbench.norms.hooks import TrainStepAware
+from normbench.norms.layers.hooks import TrainStepAware
 from normbench.rundir.contract import BEST_VAL_ACC, BEST_VAL_STEP, COMPLETED, DIVERGED, FAILED, INTERRUPTED, VAL_SPLIT
 from normbench.rundir.metrics_log import MetricsLog
 

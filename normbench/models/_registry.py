@@ -15,7 +15,7 @@ from torch import nn
 
 from normbench.config.options import ModelConfig
 from normbench.config.registry import Registry
-from normbench.norms.provenance import check_norms_made
+from normbench.norms.layers.provenance import check_norms_made
 
 
 @dataclass(frozen=True)

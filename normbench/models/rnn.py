@@ -24,7 +24,7 @@ from normbench.config.options import ModelConfig, positive
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
 from normbench.models.unrolled import UnrolledLoop
-from normbench.norms._step import stacked_step_norm
+from normbench.norms.layers.step import stacked_step_norm
 
 
 class Cell(Enum):
@@ -86,7 +86,7 @@ def unroll(layers: list[NormalizedRecurrence], seqs: list[torch.Tensor]) -> list
 
     In a recurrence unrolled in Python the cost is the number of ops per step, not their size: the directions'
     hidden projections are one batched matmul and their gate arithmetic one set of ops on (D, N, ...) tensors;
-    the norms run side by side where their statistics allow (norms._step.stacked_step_norm). The input
+    the norms run side by side where their statistics allow (norms.layers.step.stacked_step_norm). The input
     term of every step is computed before the loop (norm_x sees all steps at once, per-step statistics kept).
     Returns each direction's outputs (N, T, hidden_size).
     """

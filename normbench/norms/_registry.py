@@ -13,14 +13,17 @@ no hyperparameters of its own) and `site` says where it goes. Models never see a
 `NormFactory`, `make_norm(role, num_features) -> nn.Module`.
 """
 
-from dataclasses import dataclass, fields
-from typing import Callable, FrozenSet
+from __future__ import annotations
 
-from torch import nn
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Callable, FrozenSet
 
 from normbench.config.options import NormConfig
 from normbench.config.registry import Option, Registry
 from normbench.errors import ConfigError
+
+if TYPE_CHECKING:  # torch only for annotations: composing and checking a config never imports it
+    from torch import nn
 
 ROLES = ("features", "map1d", "map2d", "step", "tokens")
 ROLE_MEANING = {
@@ -98,12 +101,12 @@ class NormFactory:
                  sites: list[NormSite] | None = None):
         self.cfg, self.owner = cfg, owner
         # Every norm built so far: mixed precision keeps them in fp32, and a model holding any other norm layer
-        # is refused (norms/provenance.py).
+        # is refused (norms/layers/provenance.py).
         self.made: list[nn.Module] = [] if made is None else made
         # Where the selected norm went (not the sites a model gives a norm by name): advise's group count.
         self.sites: list[NormSite] = [] if sites is None else sites
 
-    def with_config(self, cfg: NormConfig) -> "NormFactory":
+    def with_config(self, cfg: NormConfig) -> NormFactory:
         """The same norm with other settings (a model's own group count), recording into the same lists."""
         return NormFactory(cfg, self.owner, made=self.made, sites=self.sites)
 

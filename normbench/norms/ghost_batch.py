@@ -10,17 +10,16 @@ sample, which joins the previous virtual batch (a one-sample batch has no varian
 feature vector). A batch of at most `virtual_batch_size` samples is one virtual batch: plain BN.
 Without running statistics (track_running_stats=False, or `evaluation_statistics(..., "batch")`),
 evaluation normalizes with the statistics of the whole evaluation batch, not of virtual batches.
+
+This module holds the schema, the cut into virtual batches and the builder; the layer is in layers/ghost_batch.py.
 """
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
-
 from normbench.config.options import at_least
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
-from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig, family_options
+from normbench.norms.batch import BatchNormConfig, family_options
 
 
 @dataclass
@@ -45,31 +44,12 @@ def virtual_batch_sizes(batch: int, virtual: int) -> list[int]:
     return sizes
 
 
-class GhostBatchNorm(BatchFamilyNorm):
-    def __init__(self, num_features: int, virtual_batch_size: int, **options):
-        super().__init__(num_features, **options)
-        self.virtual_batch_size = virtual_batch_size
-
-    def _normalize(self, x: torch.Tensor, first: int, steps: int) -> torch.Tensor:
-        mean, var = self._running(first, steps)
-        weight, bias = self._affine(steps)
-        if not self.training:
-            return F.batch_norm(x, mean, var, weight, bias, mean is None, 0.0, self.eps)
-        sizes = virtual_batch_sizes(x.shape[0], self.virtual_batch_size)
-        if len(sizes) == 1:
-            return F.batch_norm(x, mean, var, weight, bias, True, self.momentum, self.eps)
-        # Samples are the first axis, so each virtual batch is a contiguous slice: no copy going in. One fused
-        # call per virtual batch beats regrouping them as channels of one call (transposes cost more on CPU).
-        return torch.cat([F.batch_norm(part, mean, var, weight, bias, True, self.momentum, self.eps)
-                          for part in x.split(sizes)])
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, virtual_batch_size={self.virtual_batch_size}"
-
-
 @register_norm("ghost_batch", roles=("features", "map1d", "map2d", "step"), batch_dependent=True,
                config=GhostBatchConfig)
 def build(cfg: GhostBatchConfig, site):
     if cfg.virtual_batch_size < 2:
         raise ConfigError(f"norm.virtual_batch_size={cfg.virtual_batch_size} must be >= 2: BN needs two samples")
+    # torch: imported when a model is built, not when a config is checked
+    from normbench.norms.layers.ghost_batch import GhostBatchNorm
+
     return GhostBatchNorm(site.num_features, cfg.virtual_batch_size, **family_options(cfg, site))

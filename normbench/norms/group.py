@@ -2,13 +2,9 @@
 
 from dataclasses import dataclass
 
-from torch import nn
-
 from normbench.config.options import NormConfig, positive
 from normbench.errors import ConfigError
 from normbench.norms._registry import register_norm
-from normbench.norms._step import EachStep
-from normbench.norms._tokens import TokenRows
 
 
 def _check_groups(groups: int, channels: int, owner: str) -> None:
@@ -34,6 +30,12 @@ class GroupNormConfig(NormConfig):
 @register_norm("group", roles=("features", "map1d", "map2d", "step", "tokens"), config=GroupNormConfig)
 def build(cfg: GroupNormConfig, site):
     _check_groups(cfg.groups, site.num_features, site.owner)
+    # torch: imported when a model is built, not when a config is checked
+    from torch import nn
+
+    from normbench.norms.layers.step import EachStep
+    from normbench.norms.layers.tokens import TokenRows
+
     norm = nn.GroupNorm(cfg.groups, site.num_features, eps=cfg.eps, affine=cfg.affine)
     if site.role == "tokens":  # each token's D features in groups
         return TokenRows(norm)

@@ -6,14 +6,16 @@ different model, which normbench does not use. On a Transformer's tokens (N, T, 
 features (`nn.LayerNorm(D)` over the last dimension).
 """
 
-from torch import nn
-
 from normbench.norms._registry import register_norm
-from normbench.norms._step import EachStep
 
 
 @register_norm("layer", roles=("features", "map1d", "map2d", "step", "tokens"))
 def build(cfg, site):
+    # torch: imported when a model is built, not when a config is checked
+    from torch import nn
+
+    from normbench.norms.layers.step import EachStep
+
     if site.role in ("map1d", "map2d"):
         return nn.GroupNorm(1, site.num_features, eps=cfg.eps, affine=cfg.affine)
     norm = nn.LayerNorm(site.num_features, eps=cfg.eps, elementwise_affine=cfg.affine)

@@ -2,32 +2,20 @@
 
 No mean subtraction and a gain only (no bias). On conv maps the RMS runs over (channels, positions)
 with one gain per channel, the same convention as LayerNorm here. On a Transformer's tokens (N, T, D): each
-token across its D features.
+token across its D features. The conv-map layer, `ChannelRMSNorm`, is in layers/rms.py.
 """
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
 from normbench.norms._registry import register_norm
-from normbench.norms._step import EachStep
-
-
-class ChannelRMSNorm(nn.Module):
-    def __init__(self, channels: int, eps: float, affine: bool):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(channels)) if affine else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.rms_norm(x, x.shape[1:], eps=self.eps)
-        if self.weight is None:
-            return y
-        return y * self.weight.view(1, -1, *([1] * (x.dim() - 2)))
 
 
 @register_norm("rms", roles=("features", "map1d", "map2d", "step", "tokens"), shifts=False)  # a gain, no shift
 def build(cfg, site):
+    # torch: imported when a model is built, not when a config is checked
+    from torch import nn
+
+    from normbench.norms.layers.rms import ChannelRMSNorm
+    from normbench.norms.layers.step import EachStep
+
     if site.role in ("map1d", "map2d"):
         return ChannelRMSNorm(site.num_features, cfg.eps, cfg.affine)
     norm = nn.RMSNorm(site.num_features, eps=cfg.eps, elementwise_affine=cfg.affine)

@@ -9,7 +9,7 @@ from normbench.errors import ConfigError
 from normbench.models import InputSpec, build_model
 from normbench.models.rnn import Cell, NormalizedRecurrence
 from normbench.norms import NormFactory
-from normbench.norms.batch import StepwiseBatchNorm
+from normbench.norms.layers.batch_family import StepwiseBatchNorm
 
 MNIST1D = InputSpec((1, 40), 10)
 
@@ -103,7 +103,7 @@ def test_rnn_batch_norm_keeps_separate_statistics_per_time_step(make_cfg):
 
 
 def test_rnn_layer_norm_normalizes_gate_preactivations_per_sample_and_step(make_cfg):
-    # One direction: two directions' LayerNorms run as one stacked layer_norm (norms._step.stacked_step_norm),
+    # One direction: two directions' LayerNorms run as one stacked layer_norm (norms.layers.step.stacked_step_norm),
     # checked against the per-module reference in test_rnn_unroll.py.
     model = _build(make_cfg, "model=rnn", "model.cell=lstm", "model.bidirectional=false", "norm=layer",
                    "norm.affine=false")

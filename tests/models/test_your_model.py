@@ -228,7 +228,7 @@ def test_a_factory_that_builds_its_own_norms_is_refused_naming_them(tmp_path):
 def test_a_norm_made_by_the_factory_is_accepted_and_one_it_did_not_make_is_named(make_cfg):
     from normbench.config.validate import validate
     from normbench.norms import NormFactory
-    from normbench.norms.provenance import foreign_norms
+    from normbench.norms.layers.provenance import foreign_norms
 
     make_norm = NormFactory(validate(make_cfg("norm=rms")).norm)
     model = nn.Sequential(make_norm("step", 4), nn.Sequential(nn.GroupNorm(2, 4)), make_norm("map2d", 4))

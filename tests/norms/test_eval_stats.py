@@ -6,7 +6,7 @@ from torch import nn
 
 from normbench.errors import ConfigError
 from normbench.norms import NORMS, NormSite, create_norm
-from normbench.norms.eval_stats import (
+from normbench.norms.layers.eval_stats import (
     evaluation_statistics,
     has_batch_statistics,
     norm_scalars,

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from normbench.errors import ConfigError
 from normbench.norms import NORMS, ROLES, NormSite, create_norm, norms_for_role, traits
-from normbench.norms.hooks import TrainStepAware
+from normbench.norms.layers.hooks import TrainStepAware
 
 from .configs import norm_cfg
 
@@ -73,7 +73,7 @@ def test_only_batch_renorm_takes_the_trainers_step():
 @pytest.mark.parametrize("role", ROLES)
 def test_every_norm_but_none_is_a_norm_layer_the_provenance_check_recognises(role):
     """A normbench norm class missing from NORM_LAYER_TYPES would let a model build it behind the factory's back."""
-    from normbench.norms.provenance import is_norm_layer
+    from normbench.norms.layers.provenance import is_norm_layer
 
     for name in norms_for_role(role):
         norm = create_norm(norm_cfg(name, groups=1), NormSite(role, 4))

@@ -12,8 +12,8 @@ layers: what they hold is.
 from torch import nn
 
 from normbench.errors import ConfigError
-from normbench.norms.batch import BatchFamilyNorm
-from normbench.norms.rms import ChannelRMSNorm
+from normbench.norms.layers.batch_family import BatchFamilyNorm
+from normbench.norms.layers.rms import ChannelRMSNorm
 
 NORM_LAYER_TYPES = (
     nn.modules.batchnorm._NormBase,  # BatchNorm1d/2d/3d, their Lazy forms, SyncBatchNorm, InstanceNorm1d/2d/3d

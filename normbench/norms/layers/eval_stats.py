@@ -26,8 +26,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from normbench.config.options import NormConfig
 from normbench.errors import ConfigError
-from normbench.norms.batch import BatchFamilyNorm, BatchNormConfig
-from normbench.norms.hooks import ReportsScalars
+from normbench.norms.batch import BatchNormConfig
+from normbench.norms.layers.batch_family import BatchFamilyNorm
+from normbench.norms.layers.hooks import ReportsScalars
 
 EVAL_MODES = ("running", "batch")
 

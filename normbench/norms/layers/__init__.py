@@ -1,0 +1,1 @@
+"""The nn.Modules and torch helpers the norm options build with."""
