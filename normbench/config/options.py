@@ -115,7 +115,7 @@ class ModelConfig(OptionConfig):
 
 
 class Augment(Enum):
-    """Training-batch augmentation (normbench/data/augment.py)."""
+    """Training-batch augmentation (normbench/data/pipeline/augment.py)."""
 
     none = "none"
     standard = "standard"  # images: random crop with 4 px zero padding and a horizontal flip (the CIFAR recipe)
@@ -132,11 +132,11 @@ class DataConfig(OptionConfig):
     cache_dir: Optional[str] = execution_only(None)  # null = $NORMBENCH_CACHE or ~/.cache/normbench
     augment: Augment = added_field(Augment.none)
     # Data larger than this (bytes, train + test) stay in host memory and stream to the device in batches
-    # (normbench/data/feed.py); null = half the memory of a CUDA device, no limit on the CPU or MPS.
+    # (normbench/data/pipeline/feed.py); null = half the memory of a CUDA device, no limit on the CPU or MPS.
     max_device_bytes: Optional[int] = execution_only(None)
     loader_workers: int = execution_only(2)  # DataLoader worker processes while streaming
     # The share of the training data held out as the validation split, on which norms are chosen
-    # (normbench/data/validation.py): stratified by class, the same examples for every run of the data set.
+    # (normbench/data/pipeline/validation.py): stratified by class, the same examples for every run of the data set.
     # 0 turns it off. Runs written before the key trained on all their training data: legacy 0.
     val_fraction: float = added_field(0.1, legacy=0.0)
     # Generated data (synthetic, mnist1d, digits) whose inputs (train + test, float32) would exceed this many bytes

@@ -1,9 +1,10 @@
-"""Datasets, each registered by name in its own module, and the index batcher that feeds the trainer."""
+"""Data sets, each registered by name in its own module (torch-free at import: their schemas are read when a
+config is composed), and `load_data`, which loads the selected one; what happens to the splits next (validation
+split, batches, streaming, augmentation) is in normbench/data/pipeline/."""
 
 import math
 
 from normbench.data._registry import DATASETS, Splits, as_splits, register_dataset
-from normbench.data.validation import with_validation
 from normbench.errors import ConfigError
 
 
@@ -11,7 +12,9 @@ def load_data(data_cfg) -> Splits:
     """The data set's splits, checked against `data_cfg.shape`. A data set read from files may leave `shape`
     (empty) and `num_classes` (None) to its files: they are then filled in here, on `data_cfg` itself, from
     what the loader found, so the model's InputSpec (built from `data_cfg`) matches the data. The validation
-    split is made here, for every data set alike (normbench/data/validation.py)."""
+    split is made here, for every data set alike (normbench/data/pipeline/validation.py)."""
+    from normbench.data.pipeline.validation import with_validation  # torch: imported when data are loaded
+
     splits = DATASETS.get(data_cfg.name).build(data_cfg)
     if not data_cfg.shape:
         data_cfg.shape = list(splits.x_train.shape[1:])

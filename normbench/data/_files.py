@@ -1,6 +1,7 @@
 """What the data sets read from the user's files share: their base schema, the content fingerprint that
-enters a run's identity, the checks, the seeded train/test split and subsets, and standardization with
-training-set statistics.
+enters a run's identity, the checks, the seeded train/test split and subsets, and the splits made from them
+(as tensors, standardized with training-set statistics: normbench/data/_tensors.py, imported when data are
+loaded, so the schemas here are read without torch).
 
 Nothing here downloads anything: a file that is missing or cannot be read is a one-line ConfigError that
 names the files expected and where to put them.
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from normbench.config.options import DataConfig, at_least, positive
 from normbench.data._registry import Splits
@@ -137,7 +137,7 @@ def _remember(entry: Path, digest: str) -> None:
         log.debug("data fingerprint not cached at %s (%s)", entry, error)
 
 
-# --- splits, checks, standardization ------------------------------------------------------------------------
+# --- splits and checks -------------------------------------------------------------------------------------
 
 def split_off_test(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, data: str):
     """A random `fraction` of the samples as the test set, drawn with the data's seed."""
@@ -189,6 +189,10 @@ def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source
     from the labels (largest + 1). `source` names the files in messages. `val`: the (inputs, labels) of a
     validation split the files ship, checked and standardized like the test split (never subsampled).
     """
+    import torch  # torch: imported when data are loaded, not when a config is checked
+
+    from normbench.data._tensors import apply_standardization, as_inputs, standardize
+
     y_train, y_test = labels_as_indices(y_train, source), labels_as_indices(y_test, source)
     named = [("training", x_train, y_train), ("test", x_test, y_test)]
     if val is not None:
@@ -216,8 +220,8 @@ def make_splits(cfg: FileDataConfig, x_train, y_train, x_test, y_test, *, source
     shape = _sample_shape(cfg, x_train.shape[1:], source)
     x_train, y_train = _subset(x_train, y_train, cfg.num_train, [cfg.seed, 1], "num_train", source)
     x_test, y_test = _subset(x_test, y_test, cfg.num_test, [cfg.seed, 2], "num_test", source)
-    x_train, x_test = _as_inputs(x_train, shape, source), _as_inputs(x_test, shape, source)
-    x_val = _as_inputs(val[0], shape, source) if val is not None else None
+    x_train, x_test = as_inputs(x_train, shape, source), as_inputs(x_test, shape, source)
+    x_val = as_inputs(val[0], shape, source) if val is not None else None
     standardization = None
     if cfg.standardize:
         x_train, x_test, standardization = standardize(x_train, x_test)
@@ -247,46 +251,3 @@ def _subset(x, y, count: Optional[int], seed, key: str, source: str):
                           f"(or null for all)")
     chosen = np.sort(np.random.default_rng(seed).permutation(len(x))[:count])
     return x[chosen], y[chosen]
-
-
-def _as_inputs(x: np.ndarray, shape: tuple, source: str) -> torch.Tensor:
-    if x.dtype.kind not in "iufb":
-        raise ConfigError(f"{source}: inputs must be numbers, got {x.dtype}")
-    tensor = torch.as_tensor(np.ascontiguousarray(x)).to(torch.float32).reshape(len(x), *shape)
-    if not torch.isfinite(tensor).all():
-        raise ConfigError(f"{source}: inputs hold NaN or infinite values")
-    return tensor
-
-
-def standardize(x_train: torch.Tensor, x_test: torch.Tensor):
-    """Both splits shifted and scaled by the training set's mean and standard deviation: per channel (axis 1)
-    for samples of shape [C, ...], per feature for vectors [F]. A constant channel or feature keeps std 1."""
-    axis = "feature" if x_train.dim() == 2 else "channel"
-    flat = x_train.reshape(len(x_train), x_train.shape[1], -1).transpose(0, 1).reshape(x_train.shape[1], -1)
-    std, mean = torch.std_mean(flat.double(), dim=1, correction=0) if flat.numel() <= 1 << 26 else _chunked(flat)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    view = (1, -1) + (1,) * (x_train.dim() - 2)
-    shift, scale = mean.float().reshape(view), std.float().reshape(view)
-    record = {"axis": axis, "mean": [float(v) for v in mean], "std": [float(v) for v in std]}
-    return (x_train - shift) / scale, (x_test - shift) / scale, record
-
-
-def apply_standardization(x: torch.Tensor, record: dict) -> torch.Tensor:
-    """`x` shifted and scaled as `standardize` did the training set (its recorded statistics)."""
-    view = (1, -1) + (1,) * (x.dim() - 2)
-    shift = torch.tensor(record["mean"], dtype=torch.float64).float().reshape(view)
-    scale = torch.tensor(record["std"], dtype=torch.float64).float().reshape(view)
-    return (x - shift) / scale
-
-
-def _chunked(flat: torch.Tensor):
-    """Mean and population std per row, in float64, a chunk of columns at a time (large image sets)."""
-    total = torch.zeros(flat.shape[0], dtype=torch.float64)
-    squares = torch.zeros_like(total)
-    for start in range(0, flat.shape[1], 1 << 22):
-        block = flat[:, start:start + (1 << 22)].double()
-        total += block.sum(dim=1)
-        squares += (block * block).sum(dim=1)
-    count = flat.shape[1]
-    mean = total / count
-    return (squares / count - mean * mean).clamp_min(0).sqrt(), mean

@@ -11,8 +11,8 @@ import torch
 from normbench.config.schema import Switch
 from normbench.config.validate import Options, validate
 from normbench.data import Splits, load_data
-from normbench.data.batches import Batches
-from normbench.data.feed import feed
+from normbench.data.pipeline.batches import Batches
+from normbench.data.pipeline.feed import feed
 from normbench.engine.compiling import CompileChoice, choose_compile
 from normbench.engine.device import resolve_device
 from normbench.engine.precision import check_precision

@@ -37,7 +37,7 @@ from torch import nn
 
 from normbench.config.options import Augment, Schedule
 from normbench.config.schema import Precision, Switch
-from normbench.data.batches import EpochBatches
+from normbench.data.pipeline.batches import EpochBatches
 from normbench.engine.precision import MixedPrecision
 from normbench.models._registry import model_traits
 from normbench.norms.layers.hooks import TrainStepAware

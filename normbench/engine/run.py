@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from normbench import __version__
 from normbench.config.schema import Switch
-from normbench.data.validation import VAL_SEED
+from normbench.data.pipeline.validation import VAL_SEED
 from normbench.engine.build import Built, build
 from normbench.engine.cuda_graph import GraphUse
 from normbench.engine.progress import Progress

@@ -1,12 +1,16 @@
 """Optimizers by name. An optimizer module registers `build(cfg, params) -> torch.optim.Optimizer`, `cfg` an
-instance of its schema (an `OptimConfig` subclass: lr and weight_decay, plus its own keys)."""
+instance of its schema (an `OptimConfig` subclass: lr and weight_decay, plus its own keys). Imports no torch:
+the optimizers' modules import this one when a config is composed (torch is named in annotations only)."""
 
-from typing import Callable
+from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from normbench.config.options import OptimConfig
 from normbench.config.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optim", "normbench.optim", OptimConfig)
 

@@ -1,13 +1,16 @@
 """Adam (Kingma & Ba 2015); lr 1e-2 is the MNIST-1D paper's."""
 
-from dataclasses import dataclass, field
-from typing import List
+from __future__ import annotations
 
-import torch
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, List
 
 from normbench.config.options import OptimConfig, within
 from normbench.errors import ConfigError
 from normbench.optim._registry import register_optimizer
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -24,4 +27,6 @@ class AdamConfig(OptimConfig):
 
 @register_optimizer("adam", config=AdamConfig)
 def build(cfg: AdamConfig, params) -> torch.optim.Optimizer:
+    import torch  # torch: imported when the optimizer is built, not when a config is checked
+
     return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)

@@ -1,12 +1,16 @@
 """SGD with (Nesterov) momentum."""
 
-from dataclasses import dataclass
+from __future__ import annotations
 
-import torch
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from normbench.config.options import OptimConfig
 from normbench.errors import ConfigError
 from normbench.optim._registry import register_optimizer
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -25,5 +29,7 @@ class SGDConfig(OptimConfig):
 
 @register_optimizer("sgd", config=SGDConfig)
 def build(cfg: SGDConfig, params) -> torch.optim.Optimizer:
+    import torch  # torch: imported when the optimizer is built, not when a config is checked
+
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                            nesterov=cfg.nesterov)

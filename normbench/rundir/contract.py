@@ -101,8 +101,8 @@ def train_loss_through(record: dict) -> int | str | None:
 
 
 # --- summary.json ----------------------------------------------------------------------------------------
-# The validation split (normbench/data/validation.py): its metrics, on which runs are chosen (test metrics are only
-# reported), null where a run has none (data.val_fraction=0, and every run written before the split existed).
+# The validation split (normbench/data/pipeline/validation.py): its metrics, on which runs are chosen (test metrics
+# are only reported), null where a run has none (data.val_fraction=0, and every run written before the split existed).
 VAL_SPLIT = "val"  # metrics.csv's split of the validation loss and accuracy, at every evaluation point
 FINAL_VAL_KEYS = ("final_val_loss", "final_val_acc")
 BEST_VAL_ACC = "best_val_acc"  # the highest validation accuracy at any evaluation point

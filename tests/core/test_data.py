@@ -4,7 +4,7 @@ import torch
 
 from normbench.data import load_data
 from normbench.data import mnist1d as mnist1d_module
-from normbench.data.batches import EpochBatches
+from normbench.data.pipeline.batches import EpochBatches
 from normbench.errors import ConfigError
 
 

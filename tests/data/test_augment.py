@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from normbench.config.options import Augment
-from normbench.data.augment import PAD, CropFlipBatches, augmented, crop_flip
-from normbench.data.batches import EpochBatches
+from normbench.data.pipeline.augment import PAD, CropFlipBatches, augmented, crop_flip
+from normbench.data.pipeline.batches import EpochBatches
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
 from normbench.rundir.identity import config_hash, run_name

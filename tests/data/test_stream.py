@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from normbench.data import Splits
-from normbench.data.batches import EpochBatches
-from normbench.data.stream import StreamedBatches, data_bytes, device_budget, must_stream
+from normbench.data.pipeline.batches import EpochBatches
+from normbench.data.pipeline.stream import StreamedBatches, data_bytes, device_budget, must_stream
 from normbench.engine.build import build
 from normbench.engine.run import run_experiment
 from normbench.rundir.identity import config_hash, run_name

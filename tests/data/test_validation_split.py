@@ -7,7 +7,7 @@ import torch
 
 from normbench.config.validate import validate
 from normbench.data import DATASETS, load_data
-from normbench.data.validation import carve_indices
+from normbench.data.pipeline.validation import carve_indices
 from normbench.errors import ConfigError
 
 from . import make_files

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from normbench.data._registry import Splits
-from normbench.data.batches import EpochOrder
+from normbench.data.pipeline.batches import EpochOrder
 
 log = logging.getLogger("normbench")
 

@@ -3,8 +3,9 @@
 Each epoch is a fresh permutation cut into full batches; the remainder is dropped so every step sees
 exactly `batch_size` samples (BN's statistics, and the loss scale, never change between steps). Data that
 fit the device's budget are moved there once and batches are index-selected in place (`EpochBatches`, no
-per-sample DataLoader); larger data stay in host memory and stream (normbench/data/stream.py) in the same
-order, so a seed gives the same batches either way. `data.augment` wraps either (normbench/data/augment.py).
+per-sample DataLoader); larger data stay in host memory and stream (normbench/data/pipeline/stream.py) in the
+same order, so a seed gives the same batches either way. `data.augment` wraps either
+(normbench/data/pipeline/augment.py).
 
 Every kind offers the trainer the same protocol (`Batches`): `next()`, `per_epoch`, and a `state_dict()`
 of tensors and plain values that `load_state_dict` resumes from exactly.

@@ -1,5 +1,5 @@
 """How a run's data reach its device: moved there whole, or kept in host memory and streamed a batch at a
-time (normbench/data/stream.py), with `data.augment` on top (normbench/data/augment.py)."""
+time (normbench/data/pipeline/stream.py), with `data.augment` on top (normbench/data/pipeline/augment.py)."""
 
 import logging
 from dataclasses import dataclass
@@ -8,9 +8,9 @@ import torch
 
 from normbench.config.options import DataConfig
 from normbench.data._registry import Splits
-from normbench.data.augment import augmented
-from normbench.data.batches import Batches, EpochBatches
-from normbench.data.stream import StreamedBatches, data_bytes, device_budget, must_stream
+from normbench.data.pipeline.augment import augmented
+from normbench.data.pipeline.batches import Batches, EpochBatches
+from normbench.data.pipeline.stream import StreamedBatches, data_bytes, device_budget, must_stream
 
 log = logging.getLogger("normbench")
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from normbench.config.options import Augment
-from normbench.data.batches import Batches
+from normbench.data.pipeline.batches import Batches
 from normbench.errors import ConfigError
 
 PAD = 4  # pixels of padding on each side: crops are offset by 0..2*PAD in each direction
