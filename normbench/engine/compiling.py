@@ -1,6 +1,6 @@
 """Whether a run's training forward goes through torch.compile (`trainer.compile`): auto, true or false.
 
-auto compiles where it is measured to pay: a model with a loop unrolled in Python (normbench.models.unrolled),
+auto compiles where it is measured to pay: a model with a loop unrolled in Python (normbench.models.nets.unrolled),
 on a CPU. Elsewhere compiling costs more than it saves: the MNIST-1D MLP and CNN ran 0.88-0.95x eager on one
 CPU thread once compiled (their ops are few and large), and on CUDA a captured step (trainer.cuda_graphs)
 removes the launch overhead that compiling would. Inductor needs a C++ compiler on a CPU; without one, auto
@@ -17,7 +17,7 @@ import torch
 
 from normbench.config.schema import Switch
 from normbench.errors import CompileFailed
-from normbench.models.unrolled import UnrolledLoop
+from normbench.models.nets.unrolled import UnrolledLoop
 
 CXX_NAMES = ("c++", "g++", "clang++")
 

@@ -22,7 +22,7 @@ from normbench.engine.progress import Progress
 from normbench.engine.stopping import STOP
 from normbench.engine.trainer import Outcome, Settings, Trainer
 from normbench.errors import ConfigError
-from normbench.models import NormSwapped
+from normbench.models.nets.swaps import NormSwapped
 from normbench.rundir.atomic import refuse_planted_links, write_json_atomic, write_text_atomic
 from normbench.rundir.checkpoint import (
     NotResumable,

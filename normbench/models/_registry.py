@@ -8,14 +8,16 @@
 static shapes, no host syncs, no branches on tensor values. Undeclared models run eagerly on CUDA.
 """
 
-from dataclasses import dataclass
-from typing import Callable, Tuple
+from __future__ import annotations
 
-from torch import nn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Tuple
 
 from normbench.config.options import ModelConfig
 from normbench.config.registry import Registry
-from normbench.norms.layers.provenance import check_norms_made
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ def model_traits(name: str) -> ModelTraits:
 def build_model(cfg: ModelConfig, spec: InputSpec, make_norm) -> nn.Module:
     """Model `cfg.name` built with `make_norm`; refused if it holds a norm layer `make_norm` did not make (its
     label would name a norm it does not use)."""
+    from normbench.norms.layers.provenance import check_norms_made  # torch: imported when a model is built
+
     model = MODELS.get(cfg.name).build(cfg, spec, make_norm)
     variant = cfg.variant()
     check_norms_made(model, make_norm, f"model={cfg.name}" + (f" ({variant})" if variant else ""))

@@ -2,14 +2,11 @@
 
 1-D convs for [C, L] data (norm role `map1d`), 2-D convs for [C, H, W] data (`map2d`). Defaults reproduce
 the MNIST-1D paper's CNN: three convs of 25 channels, kernels 5/3/3, stride 2, padding 1 (5,210 params).
+This module holds the schema and the builder; the network is in nets/cnn.py.
 """
 
-import copy
 from dataclasses import dataclass, field
 from typing import List
-
-import torch
-from torch import nn
 
 from normbench.config.options import ModelConfig
 from normbench.errors import ConfigError
@@ -34,17 +31,12 @@ class CNNConfig(ModelConfig):
                               "model.padding >= 0")
 
 
-class CNN(nn.Module):
-    def __init__(self, features: nn.Sequential, head: nn.Linear):
-        super().__init__()
-        self.features, self.head = features, head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1))
-
-
 @register_model("cnn", config=CNNConfig, capturable=True)
 def build(cfg: CNNConfig, spec, make_norm):
+    from torch import nn  # torch: imported when a model is built, not when a config is checked
+
+    from normbench.models.nets.cnn import CNN, flat_width
+
     if spec.spatial_dims not in (1, 2):
         raise ConfigError(
             f"model=cnn needs data with positions (shape [C, L] or [C, H, W]); this data has shape "
@@ -61,15 +53,5 @@ def build(cfg: CNNConfig, spec, make_norm):
         ]
         channels = out
     features = nn.Sequential(*layers)
-    return CNN(features, nn.Linear(_flat_width(features, spec), spec.num_classes))
+    return CNN(features, nn.Linear(flat_width(features, spec), spec.num_classes))
 
-
-def _flat_width(features: nn.Sequential, spec) -> int:
-    """The head's input width, from a dry run in train mode (which also catches maps too small to
-    normalize) on a copy, so no running statistics are touched."""
-    with torch.no_grad():
-        try:
-            return copy.deepcopy(features)(torch.randn(2, *spec.shape)).flatten(1).shape[1]
-        except (RuntimeError, ValueError) as error:
-            reason = str(error).splitlines()[0]
-            raise ConfigError(f"model=cnn does not fit input shape {list(spec.shape)}: {reason}") from None

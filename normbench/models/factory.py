@@ -7,7 +7,7 @@ normbench imports MODULE (from the working directory, PYTHONPATH, or a `user_dir
 `norm_layer(num_features)` returns the selected norm acting on channels-first tensors of any rank: (N, C),
 (N, C, L), (N, C, H, W) (or more positions). Which one a site meets is learned from one dry run on two random
 samples before the optimizer exists, and each site then holds normbench's norm for that role
-(normbench/models/_swaps.py). With `model.swap_norms=true` the function is called without `norm_layer` and the
+(normbench/models/nets/swaps.py). With `model.swap_norms=true` the function is called without `norm_layer` and the
 norms of the model it returns are replaced instead.
 """
 
@@ -16,21 +16,14 @@ import inspect
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from normbench.config.options import ModelConfig
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
-from normbench.models._swaps import (
-    channels_first_norm_layer,
-    check_output,
-    dry_run,
-    pending_count,
-    resolve_pending,
-    swap_norms,
-)
+
+if TYPE_CHECKING:
+    from torch import nn
 
 USER_PACKAGE = "normbench_user"  # where user_dir's files are imported (normbench/config/plugins.py)
 SIGNATURE = "FUNCTION(norm_layer, num_classes, input_shape, **kwargs) -> nn.Module"
@@ -99,7 +92,9 @@ def _accepts(function, names: tuple[str, ...]) -> bool:
     return all(name in parameters for name in names)
 
 
-def _call(function, target: str, kwargs: dict) -> nn.Module:
+def _call(function, target: str, kwargs: dict) -> "nn.Module":
+    from torch import nn  # torch: imported when a model is built, not when a config is checked
+
     try:
         model = function(**kwargs)
     except ConfigError:
@@ -114,6 +109,15 @@ def _call(function, target: str, kwargs: dict) -> nn.Module:
 
 @register_model("factory", config=FactoryConfig)
 def build(cfg: FactoryConfig, spec, make_norm):
+    from normbench.models.nets.swaps import (  # torch: imported when a model is built
+        channels_first_norm_layer,
+        check_output,
+        dry_run,
+        pending_count,
+        resolve_pending,
+        swap_norms,
+    )
+
     function = load_target(cfg.target)
     owner = f"model.target={cfg.target}"
     common = {"num_classes": spec.num_classes, "input_shape": tuple(spec.shape), **cfg.kwargs}

@@ -2,14 +2,12 @@
 
 Defaults reproduce the MNIST-1D paper's MLP: 40 -> 100 -> 100 -> 10 with a residual connection around
 the second layer (15,210 parameters without norms). `layer_norms` sets a norm per hidden layer.
+This module holds the schema and the builder; the network is in nets/mlp.py.
 """
 
 import math
 from dataclasses import dataclass, field
 from typing import List, Optional
-
-import torch
-from torch import nn
 
 from normbench.config.options import ModelConfig
 from normbench.errors import ConfigError
@@ -37,28 +35,12 @@ class MLPConfig(ModelConfig):
             )
 
 
-class HiddenLayer(nn.Module):
-    def __init__(self, linear: nn.Linear, norm: nn.Module, residual: bool):
-        super().__init__()
-        self.linear, self.norm, self.residual = linear, norm, residual
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.norm(self.linear(x)))
-        return x + h if self.residual else h
-
-
-class MLP(nn.Module):
-    def __init__(self, layers: list[HiddenLayer], head: nn.Linear):
-        super().__init__()
-        self.layers = nn.Sequential(*layers)
-        self.head = head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.layers(x.flatten(1)))
-
-
 @register_model("mlp", config=MLPConfig, capturable=True)
 def build(cfg: MLPConfig, spec, make_norm):
+    from torch import nn  # torch: imported when a model is built, not when a config is checked
+
+    from normbench.models.nets.mlp import MLP, HiddenLayer
+
     layers, width = [], math.prod(spec.shape)
     names = cfg.layer_norm_names() or [None] * len(cfg.hidden)  # None: the selected norm
     for out, norm_name in zip(cfg.hidden, names):

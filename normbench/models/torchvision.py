@@ -12,20 +12,20 @@ come from the data.
   is the MNIST-1D CNN's; `model.groups=null` uses `norm.groups`. Channels that 32 does not divide (MobileNet's
   16, 24, 40) are refused in one line naming the group counts that divide every site.
 - `model.swap_norms=true`: any classification arch is built as torchvision defines it and its norms are then
-  replaced (normbench/models/_swaps.py), e.g. vgg11_bn or densenet121, whose builders take no `norm_layer`.
+  replaced (normbench/models/nets/swaps.py), e.g. vgg11_bn or densenet121, whose builders take no `norm_layer`.
+
+This module holds the schema, the checks and the builder; what fits a network to the data (input channels, the
+CIFAR stem) is in nets/torchvision.py.
 """
 
 import math
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from torch import nn
-
 from normbench.config.options import ModelConfig
 from normbench.decide.groups import PAPER_GROUPS
 from normbench.errors import ConfigError
 from normbench.models._registry import register_model
-from normbench.models._swaps import swap_norms
 
 # Families whose builders take a norm_layer used only on channels-first 2-D maps.
 NORM_LAYER_FAMILIES = ("resnet", "resnext", "wide_resnet", "mobilenet_v2", "mobilenet_v3", "regnet", "efficientnet_b")
@@ -110,28 +110,13 @@ def _group_factory(cfg: TorchvisionConfig, make_norm, arch_channels: list[int]):
     return make_norm.with_config(replace(make_norm.cfg, groups=cfg.groups))
 
 
-def _small_input(cfg: TorchvisionConfig, model: nn.Module, in_channels: int) -> None:
-    if not cfg.arch.startswith(SMALL_INPUT_FAMILIES):
-        raise ConfigError(f"model.small_input=true is implemented for the ResNet family (resnet*, resnext*, "
-                          f"wide_resnet*) only, not for {cfg.arch}; set model.small_input=false")
-    model.conv1 = nn.Conv2d(in_channels, model.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
-    model.maxpool = nn.Identity()
-
-
-def _set_input_channels(model: nn.Module, in_channels: int) -> None:
-    """torchvision's stems expect 3 channels: the first conv takes the data's channel count instead."""
-    for path, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            if module.in_channels != in_channels:
-                conv = nn.Conv2d(in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
-                                 module.dilation, module.groups, module.bias is not None, module.padding_mode)
-                parent_path, _, name = path.rpartition(".")
-                setattr(model.get_submodule(parent_path) if parent_path else model, name, conv)
-            return
-
-
 @register_model("torchvision", config=TorchvisionConfig, capturable=True)
 def build(cfg: TorchvisionConfig, spec, make_norm):
+    from torch import nn  # torch: imported when a model is built, not when a config is checked
+
+    from normbench.models.nets.swaps import swap_norms
+    from normbench.models.nets.torchvision import set_input_channels, small_input_stem
+
     if spec.spatial_dims != 2:
         raise ConfigError(f"model=torchvision needs images (shape [C, H, W]); this data has shape {list(spec.shape)} "
                           f"(for synthetic data try data.shape=[3,32,32])")
@@ -144,8 +129,8 @@ def build(cfg: TorchvisionConfig, spec, make_norm):
         kwargs = {} if norm_layer is None else {"norm_layer": norm_layer}
         model = models.get_model(cfg.arch, weights=None, num_classes=spec.num_classes, **kwargs)
         if cfg.small_input:
-            _small_input(cfg, model, spec.shape[0])
-        _set_input_channels(model, spec.shape[0])
+            small_input_stem(cfg, model, spec.shape[0])
+        set_input_channels(model, spec.shape[0])
         return model
 
     if cfg.swap_norms:

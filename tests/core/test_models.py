@@ -7,7 +7,8 @@ from torch import nn
 from normbench.config.validate import validate
 from normbench.errors import ConfigError
 from normbench.models import InputSpec, build_model
-from normbench.models.rnn import Cell, NormalizedRecurrence
+from normbench.models.nets.rnn import NormalizedRecurrence
+from normbench.models.rnn import Cell
 from normbench.norms import NormFactory
 from normbench.norms.layers.batch_family import StepwiseBatchNorm
 

@@ -11,7 +11,7 @@ from normbench.engine.build import build
 from normbench.engine.run import run_experiment
 from normbench.errors import ConfigError
 from normbench.models import InputSpec, build_model
-from normbench.models.transformer import Patches
+from normbench.models.nets.transformer import Patches
 from normbench.norms import NormFactory
 from normbench.rundir.identity import run_name
 
