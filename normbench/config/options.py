@@ -113,6 +113,13 @@ class ModelConfig(OptionConfig):
         """One norm name per layer where the model lets each layer choose (None: `norm` everywhere)."""
         return None
 
+    def norm_roles(self, shape: tuple) -> Optional[frozenset]:
+        """The roles (normbench/norms/_registry.ROLES) of the model's norm sites for samples of `shape`, known
+        without building the model, so an impossible model/norm pair is refused before torch is imported;
+        None where only building tells (a network from elsewhere, a shape the model refuses). Building checks
+        every site again, and tests/models/test_norm_roles.py holds each declaration to what its build asks."""
+        return None
+
 
 class Augment(Enum):
     """Training-batch augmentation (normbench/data/pipeline/augment.py)."""

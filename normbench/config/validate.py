@@ -51,6 +51,7 @@ def validate(cfg: DictConfig) -> Options:
     _check_trainer(cfg.trainer)
     _check_views(cfg)
     _check_probe(cfg.probe)
+    _check_norm_roles(options)
     _check_batch_statistics(cfg.batch_size, options)
     return options
 
@@ -114,10 +115,29 @@ def _check_probe(probe) -> None:
         raise ConfigError(f"probe.max_scale={probe.max_scale} must be finite and >= probe.min_scale={probe.min_scale}")
 
 
-def _check_batch_statistics(batch_size: int, options: Options) -> None:
-    from normbench.norms import traits  # imports torch: only once the run goes ahead
+def _norm_names(options: Options) -> list[str]:
+    """Every norm the model will hold: one per layer where it lets each layer choose, else the selected one."""
+    return options.model.layer_norm_names() or [options.norm.name]
 
-    for name in options.model.layer_norm_names() or [options.norm.name]:
+
+def _check_norm_roles(options: Options) -> None:
+    """A norm that has no meaning on the model's norm sites (instance norm on an MLP's feature vectors), refused
+    before torch is imported where the model declares its sites' roles (`ModelConfig.norm_roles`); building the
+    model checks every site in any case (`NormFactory`)."""
+    from normbench.norms import role_problem  # here: the norms' registry is loaded once options are
+
+    roles = options.model.norm_roles(tuple(options.data.shape))
+    for name in _norm_names(options):
+        for role in sorted(roles or ()):
+            problem = role_problem(name, role, f"model={options.model.name}")
+            if problem:
+                raise ConfigError(problem)
+
+
+def _check_batch_statistics(batch_size: int, options: Options) -> None:
+    from normbench.norms import traits  # here: the norms' registry is loaded once options are
+
+    for name in _norm_names(options):
         if traits(name).batch_dependent and batch_size < 2:
             raise ConfigError(
                 f"norm={name} needs batch_size >= 2: it normalizes with statistics across the batch, and one "

@@ -6,7 +6,7 @@ This module holds the schema and the builder; the network is in nets/cnn.py.
 """
 
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 from normbench.config.options import ModelConfig
 from normbench.errors import ConfigError
@@ -20,6 +20,9 @@ class CNNConfig(ModelConfig):
     kernel_sizes: List[int] = field(default_factory=lambda: [5, 3, 3])
     strides: List[int] = field(default_factory=lambda: [2, 2, 2])
     padding: int = 1
+
+    def norm_roles(self, shape: tuple) -> Optional[frozenset]:
+        return {2: frozenset({"map1d"}), 3: frozenset({"map2d"})}.get(len(shape))  # [C, L] or [C, H, W]
 
     def check(self) -> None:
         lengths = {len(self.channels), len(self.kernel_sizes), len(self.strides)}

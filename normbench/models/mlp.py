@@ -25,6 +25,9 @@ class MLPConfig(ModelConfig):
     def layer_norm_names(self) -> Optional[List[str]]:
         return list(self.layer_norms) if self.layer_norms else None
 
+    def norm_roles(self, shape: tuple) -> Optional[frozenset]:
+        return frozenset({"features"})
+
     def check(self) -> None:
         if not self.hidden or min(self.hidden) < 1:
             raise ConfigError(f"model.hidden={list(self.hidden)} must be a non-empty list of positive widths")

@@ -50,6 +50,9 @@ class RNNConfig(ModelConfig):
     def variant(self) -> Optional[str]:
         return self.cell.value
 
+    def norm_roles(self, shape: tuple) -> Optional[frozenset]:
+        return frozenset({"step"}) if len(shape) in (2, 3) else None  # [C, L] or [C, H, W]: a sequence axis
+
     def check(self) -> None:
         positive(self.hidden_size, "model.hidden_size")
 

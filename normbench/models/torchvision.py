@@ -50,6 +50,10 @@ class TorchvisionConfig(ModelConfig):
     def variant(self) -> Optional[str]:
         return self.arch
 
+    def norm_roles(self, shape: tuple) -> Optional[frozenset]:
+        # its norm_layer builds norms over 2-D maps; swapped norms take the roles of whatever the arch holds
+        return None if self.swap_norms else frozenset({"map2d"})
+
     def check(self) -> None:
         if self.groups is not None and self.groups < 1:
             raise ConfigError(f"model.groups={self.groups} must be positive (or null for norm.groups)")

@@ -56,6 +56,9 @@ class TransformerConfig(ModelConfig):
     def has_final_norm(self) -> bool:
         return self.norm_position is NormPosition.pre if self.final_norm is None else self.final_norm
 
+    def norm_roles(self, shape: tuple) -> Optional[frozenset]:
+        return frozenset({"tokens"})
+
     def check(self) -> None:
         for key in ("d_model", "heads", "layers", "ffn_mult", "patch_size"):
             positive(getattr(self, key), f"model.{key}")

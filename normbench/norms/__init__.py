@@ -10,8 +10,9 @@ from normbench.norms._registry import (
     norm_config,
     norms_for_role,
     register_norm,
+    role_problem,
     traits,
 )
 
 __all__ = ["NORMS", "ROLES", "NormFactory", "NormSite", "NormTraits", "create_norm", "norm_config", "norms_for_role",
-           "register_norm", "traits"]
+           "register_norm", "role_problem", "traits"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Callable, FrozenSet
 
 from normbench.config.options import NormConfig
-from normbench.config.registry import Option, Registry
+from normbench.config.registry import Registry
 from normbench.errors import ConfigError
 
 if TYPE_CHECKING:  # torch only for annotations: composing and checking a config never imports it
@@ -78,16 +78,21 @@ def norm_config(name: str, **values) -> NormConfig:
     return NORMS.get(name).config(name=name, **values)
 
 
+def role_problem(name: str, role: str, owner: str = "") -> str | None:
+    """Why norm `name` cannot go on a site of `role` (in `owner`, e.g. "model=mlp"); None if it can."""
+    if role in traits(name).roles:
+        return None
+    where = f" in {owner}" if owner else ""
+    allowed = ", ".join(norms_for_role(role))
+    return f"norm={name} has no meaning on {ROLE_MEANING[role]}{where}; allowed there: {allowed}"
+
+
 def create_norm(cfg: NormConfig, site: NormSite) -> nn.Module:
     """Build norm `cfg.name` for `site`, refusing pairs that have no meaning."""
-    option: Option = NORMS.get(cfg.name)
-    if site.role not in option.traits.roles:
-        owner = f" in {site.owner}" if site.owner else ""
-        raise ConfigError(
-            f"norm={cfg.name} has no meaning on {ROLE_MEANING[site.role]}{owner}; "
-            f"allowed there: {', '.join(norms_for_role(site.role))}"
-        )
-    return option.build(cfg, site)
+    problem = role_problem(cfg.name, site.role, site.owner)
+    if problem:
+        raise ConfigError(problem)
+    return NORMS.get(cfg.name).build(cfg, site)
 
 
 class NormFactory:
