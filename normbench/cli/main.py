@@ -1,5 +1,6 @@
 """`normbench`: one entry point with subcommands. `train` hands its arguments to the Hydra app untouched."""
 
+import os
 import sys
 
 USAGE = """usage: normbench <command> [arguments]
@@ -78,7 +79,18 @@ def main(argv: list[str] | None = None) -> None:
     if command not in COMMANDS:
         print(f"normbench: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         sys.exit(2)
-    sys.exit(COMMANDS[command](rest))
+    try:
+        sys.exit(COMMANDS[command](rest))
+    except BrokenPipeError:  # whoever read the output stopped reading (`normbench train --help | head`)
+        _quiet_stdout()
+        sys.exit(1)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush on the way out raises no second BrokenPipeError
+    (the recipe of Python's signal documentation)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,17 @@ def test_top_level_help_lists_subcommands():
         assert f"  {command}" in out.stdout
 
 
+def test_output_whose_reader_has_gone_ends_without_a_traceback():
+    """`normbench train --help | head -1`: the reader stops before normbench has written its output."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "normbench.cli.main", "train", "--help"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # the reader goes away before the first line
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
 def test_train_is_a_hydra_app(forked_normbench, tmp_path):
     help_out = forked_normbench.train(tmp_path / "logs", "--help")
     assert help_out.returncode == 0
