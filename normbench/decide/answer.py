@@ -146,5 +146,14 @@ def sentences(outcome: racing.RaceOutcome, context: Context) -> list[str]:
     lines += filter(None, [_edge_sentence(context, [norm for norm in named if norm])])
     if outcome.diverged:
         lines.append(f"{_names(outcome.diverged)} diverged on every seed at the chosen learning rate.")
-    lines += filter(None, [_dropped_sentence(context)])
+    lines += filter(None, [_dropped_sentence(context), _levels_sentence(outcome)])
     return lines
+
+
+def _levels_sentence(outcome: racing.RaceOutcome) -> str | None:
+    """What the gaps' intervals are, where the race split its error rates over several comparisons."""
+    if outcome.tests == 1 or not outcome.comparisons:
+        return None
+    each = 100 * racing.interval_level(outcome.tests)
+    return (f"Intervals of gaps are simultaneous 95 % intervals over the race's {outcome.tests} planned comparisons "
+            f"({each:.2f} % each), so looking after every round does not raise the chance of a wrong call.")

@@ -26,7 +26,7 @@ from normbench.launch import advise
 from normbench.rundir.atomic import write_json_atomic
 from normbench.rundir.contract import DIVERGED, FAILED, FINISHED, INVALID, SKIPPED, SUMMARY, digest
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: the race's error rates split over its comparisons (decide/racing.py)
 SEARCH_SEED = 0  # the search's one seed per arm; the measuring runs use it too
 CONFIRM_SEED0 = 1000  # confirmation and race seeds: 1000, 1001, ... never a search seed
 SCORE = "final_val_acc"  # chosen on validation data; test metrics are shown, never decide
@@ -413,9 +413,11 @@ class Advisor:
         first = self.confirm_seeds(0)
         self._full_sweeps(tuple(self.chosen), first)
         seeds = dict.fromkeys(self.chosen, first)
+        tests = racing.planned_tests(len(self.chosen), len(first), self.q.budget.max_seeds,
+                                     self.plan.race_seeds_per_round)
         rounds = 0
         while True:
-            outcome = racing.race(self.scores(seeds), self.q.equivalence)
+            outcome = racing.race(self.scores(seeds), self.q.equivalence, tests=tests)
             if outcome.kind != racing.CONTINUE:
                 self.state.closed = True
                 self.save()
@@ -424,7 +426,7 @@ class Advisor:
             if not self._round_allowed(rounds, outcome.contention, len(more)):
                 self.state.closed = True
                 self.save()
-                return racing.race(self.scores(seeds), self.q.equivalence, at_budget=True)
+                return racing.race(self.scores(seeds), self.q.equivalence, at_budget=True, tests=tests)
             rounds += 1
             self.state.race_rounds = max(self.state.race_rounds, rounds)
             self.save()

@@ -86,3 +86,11 @@ def test_undecided_with_more_open_norms_than_leaders_names_the_rest():
     [unnamed] = [norm for norm in ("group", "batch", "rms") if norm not in outcome.leaders]
     assert lines[1] == f"Also not separated from layer: {unnamed}."
     assert lines[2].startswith("none is distinguishably worse")
+
+
+def test_a_race_with_split_levels_says_what_its_intervals_are():
+    scores = {"layer": [90.0, 91.0, 92.0, 90.5, 91.5], "batch": [80.0, 81.0, 79.0, 80.5, 79.5]}
+    split = sentences(racing.race(scores, tests=10), Context(LRS, SEEDS))
+    assert split[-1] == ("Intervals of gaps are simultaneous 95 % intervals over the race's 10 planned comparisons "
+                         "(99.50 % each), so looking after every round does not raise the chance of a wrong call.")
+    assert not any("simultaneous" in line for line in sentences(racing.race(scores), Context(LRS, SEEDS)))

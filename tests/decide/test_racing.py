@@ -60,3 +60,52 @@ def test_all_diverged_is_no_answer_and_one_norm_is_the_only_one():
 def test_a_diverged_seed_counts_as_zero():
     outcome = racing.race({"batch": [95.0, 95.5, None, 95.2], "layer": [90.0, 90.5, 90.2, 90.1]})
     assert outcome.leader == "layer" and outcome.means["batch"] == pytest.approx((95.0 + 95.5 + 95.2) / 4)
+
+
+def _simulated_race(rng, means, tests, first=3, per_round=2, max_seeds=11, spread=1.0):
+    """A race run as advise runs it (decide/racing.py's rule), on normal scores with these true means."""
+    scores = {f"norm{index}": list(rng.normal(mean, spread, first)) for index, mean in enumerate(means)}
+    seeds = first
+    while True:
+        at_budget = seeds + per_round > max_seeds
+        outcome = racing.race(scores, equivalence=1.0, at_budget=at_budget, tests=tests)
+        if outcome.kind != racing.CONTINUE:
+            return outcome
+        for norm in outcome.contention:
+            scores[norm] += list(rng.normal(means[int(norm[4:])], spread, per_round))
+        seeds += per_round
+
+
+@pytest.mark.parametrize("norms", [2, 4])
+def test_equal_norms_are_called_different_in_at_most_5_percent_of_races_despite_repeated_looks(norms):
+    import numpy as np
+
+    def wrong_calls(tests: int) -> float:
+        rng = np.random.default_rng(norms)
+        races = [_simulated_race(rng, [0.0] * norms, tests) for _ in range(300)]
+        return np.mean([any(item.verdict == racing.WORSE for item in race.comparisons) for race in races])
+
+    split = racing.planned_tests(norms, first_seeds=3, max_seeds=11, seeds_per_round=2)
+    assert split == 5 * (norms - 1)  # looks after 3, 5, 7, 9 and 11 seeds, the leader against each other norm
+    assert wrong_calls(split) <= 0.05
+    assert wrong_calls(1) > 0.08  # 95 % at every look, unsplit: the rate the split keeps down
+
+
+def test_a_real_gap_is_still_found_with_the_split_levels():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    tests = racing.planned_tests(2, first_seeds=3, max_seeds=11, seeds_per_round=2)
+    races = [_simulated_race(rng, [0.0, 2.0], tests) for _ in range(100)]  # a gap of 2 spreads
+    assert np.mean([race.kind == racing.DECIDED and race.leader == "norm1" for race in races]) > 0.9
+    assert all(race.tests == tests for race in races)
+
+
+def test_the_split_widens_the_interval_and_names_its_level():
+    scores = {"layer": [90.0, 91.0, 92.0, 90.5, 91.5], "group": [88.0, 89.5, 90.0, 88.5, 89.0]}
+    single, split = racing.race(scores), racing.race(scores, tests=20)
+    assert split.comparisons[0].low < single.comparisons[0].low
+    assert split.comparisons[0].high > single.comparisons[0].high
+    assert racing.interval_level(20) == pytest.approx(0.9975)
+    with pytest.raises(ValueError):
+        racing.race(scores, tests=0)
