@@ -101,10 +101,13 @@ def format_plan(plan, question) -> str:
     for stage in plan.stages:
         predicted = format_duration(stage.seconds)
         lines.append(f"  {stage.name:<16} {stage.runs:>4} runs × {stage.steps:>6} steps   ~{predicted}")
-    total = f"  total (at most)  {plan.runs:>4} runs               ~{format_duration(plan.seconds)}"
+    total = f"  total            {plan.runs:>4} runs               ~{format_duration(plan.seconds)} at most"
     if plan.budget.seconds is not None:
         total += f" of {format_duration(plan.budget.seconds)}"
     lines.append(total)
+    # The race is bounded by its time and its seeds, not by a number of runs: fewer norms make cheaper rounds.
+    lines.append(f"  (the race's runs count every norm in contention to the end; with fewer, more rounds fit its time, "
+                 f"up to {plan.budget.max_seeds} seeds per norm)")
     return "\n".join(lines)
 
 

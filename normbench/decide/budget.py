@@ -133,7 +133,7 @@ def race_stage(norms: int, full_steps: int, speed: Speed, seconds_left: float | 
     rounds = max(0, max_seeds - confirm_seeds) // RACE_SEEDS_PER_ROUND
     if seconds_left is not None:
         rounds = min(rounds, int(max(0.0, seconds_left) // per_round) if per_round > 0 else rounds)
-    return StagePlan("race (at most)", rounds * norms * RACE_SEEDS_PER_ROUND, full_steps, rounds * per_round)
+    return StagePlan("race", rounds * norms * RACE_SEEDS_PER_ROUND, full_steps, rounds * per_round)
 
 
 def make_plan(budget: Budget, norms: tuple, grid: tuple, speed: Speed, config_steps: int,

@@ -283,7 +283,9 @@ class Advisor:
         planned = self.plan.runs
         elapsed = self.elapsed()
         eta = self.eta(elapsed)
-        self.say(f"[{stage}] runs {self.runs_done}/{planned} planned · {arms} norms in the race · elapsed "
+        runs = f"{self.runs_done}/{planned} planned" if self.runs_done <= planned else \
+            f"{self.runs_done} ({planned} planned: the race's rounds grew cheaper as norms left it)"
+        self.say(f"[{stage}] runs {runs} · {arms} norms in the race · elapsed "
                  f"{_duration(elapsed)}" + (f" · ETA {_duration(eta)}" if eta is not None else ""))
 
     def eta(self, elapsed: float) -> float | None:

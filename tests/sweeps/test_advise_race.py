@@ -42,7 +42,8 @@ def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys, flags_firs
     printed = capsys.readouterr().out
     plan = printed[printed.index("normbench advise plan (budget 20m; 2 norms: batch, layer; batch size 20)"):]
     assert "learning rates searched: 1e-3, 3e-3" in plan and "(a prior for the model, not measured here yet)" in plan
-    assert [line.split()[0] for line in plan.splitlines()[3:]] == ["measure", "search", "confirm", "race", "total"]
+    assert [line.split()[0] for line in plan.splitlines()[3:8]] == ["measure", "search", "confirm", "race", "total"]
+    assert plan.splitlines()[8].startswith("  (the race's runs count every norm in contention to the end")
     assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("metrics.csv"))
 
 
