@@ -279,10 +279,14 @@ class Advisor:
     def say(self, line: str) -> None:
         print(f"normbench advise: {line}", file=self.out or sys.stdout, flush=True)  # sys.stdout as it is now
 
-    def progress(self, stage: str, arms: int) -> None:
+    def progress(self, stage: str, arms: int, starting_seconds: float = 0.0) -> None:
+        """One line before a stage or race round; `starting_seconds`: the predicted time of what starts now, which
+        the ETA never falls below (a race can go on past its plan's runs while the budget allows rounds)."""
         planned = self.plan.runs
         elapsed = self.elapsed()
         eta = self.eta(elapsed)
+        if eta is not None:
+            eta = max(eta, starting_seconds)
         runs = f"{self.runs_done}/{planned} planned" if self.runs_done <= planned else \
             f"{self.runs_done} ({planned} planned: the race's rounds grew cheaper as norms left it)"
         self.say(f"[{stage}] runs {runs} · {arms} norms in the race · elapsed "
@@ -432,7 +436,8 @@ class Advisor:
             rounds += 1
             self.state.race_rounds = max(self.state.race_rounds, rounds)
             self.save()
-            self.progress(f"race round {rounds}", len(outcome.contention))
+            self.progress(f"race round {rounds}", len(outcome.contention),
+                          self.plan.race_round_seconds(len(outcome.contention)))
             self._full_sweeps(outcome.contention, more[-self.plan.race_seeds_per_round:])
             for norm in outcome.contention:
                 seeds[norm] = more

@@ -112,6 +112,18 @@ def _advisor(tmp_path, budget_text: str, state: protocol.State) -> protocol.Advi
     return advisor
 
 
+def test_a_race_past_its_plans_runs_says_so_and_its_eta_covers_the_round_it_starts(tmp_path):
+    import io
+
+    advisor = _advisor(tmp_path, "2h", protocol.State())
+    advisor.out = io.StringIO()
+    advisor.runs_done = advisor.plan.runs + 4  # every planned run done: the plan alone would say ETA 0s
+    advisor.progress("race round 9", 2, starting_seconds=90.0)
+    line = advisor.out.getvalue()
+    assert f"runs {advisor.plan.runs + 4} ({advisor.plan.runs} planned: the race's rounds grew cheaper" in line
+    assert line.rstrip().endswith("ETA 1m30s"), line
+
+
 def test_a_rerun_replays_the_race_rounds_it_started_then_asks_the_budget(tmp_path):
     spent = protocol.State(speed=None, spent_s=10_000.0, race_rounds=2, closed=False)
     advisor = _advisor(tmp_path, "2h", spent)  # 10000 s spent: past the 2 h budget
